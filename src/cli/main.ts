@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/**
+ * The netdoctor command line. This is the only file that touches the argument parser; each command's work lives in
+ * `commands/`.
+ */
+import { Command, CommanderError } from 'commander';
+import { NetdoctorError } from '../core/errors.js';
+import { ExitCode } from '../core/vocabulary.js';
+import { registerRules } from './commands/rules.js';
+import { VERSION } from './version.js';
+
+export function buildProgram(): Command {
+  const program = new Command('netdoctor')
+    .description(
+      'Finds why traffic does not flow in a Kubernetes cluster: simulates netfilter, IPVS, routing and the overlay the\nway the Linux kernel does, and names the rule, route, sysctl, lease or missing endpoint that is the cause.',
+    )
+    .version(VERSION)
+    .option('--debug', 'print stack traces for internal errors')
+    .showHelpAfterError('(add --help for usage)')
+    .configureHelp({ sortSubcommands: true });
+  program.exitOverride();
+  registerRules(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return (process.exitCode as number | undefined) ?? ExitCode.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end here with exit code 0; usage errors were already printed by commander.
+      return e.exitCode === 0 ? ExitCode.ok : ExitCode.error;
+    }
+    if (e instanceof NetdoctorError) {
+      process.stderr.write(`netdoctor: ${e.message}\n`);
+      return ExitCode.error;
+    }
+    const debug = argv.includes('--debug');
+    process.stderr.write(`netdoctor: internal error: ${(e as Error).message}\n`);
+    if (debug) process.stderr.write(`${(e as Error).stack}\n`);
+    else process.stderr.write('(run again with --debug for the stack trace, and please report it)\n');
+    return ExitCode.error;
+  }
+}
+
+const invoked = process.argv[1] ?? '';
+if (/(?:main\.[jt]s|netdoctor)$/.test(invoked)) {
+  main(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,422 @@
+/**
+ * The netfilter walk: a packet passes every base chain registered at each hook of its path, in priority order, across
+ * iptables-nft, iptables-legacy and native nft tables. An accept ends one base chain and the packet goes on to the next;
+ * a drop or reject anywhere is final. Nondeterministic matches (statistic, numgen, limit) fork the walk: every branch
+ * the kernel could take is followed. A match netdoctor cannot evaluate forks too; if the two sides end differently the
+ * verdict is uncertain and names that rule.
+ */
+import { formatIp } from '../core/ip.js';
+import type { Decisive, RejectInfo, Verdict } from '../core/vocabulary.js';
+import { DECIDING_HOOK, PATH_HOOKS } from './hooks.js';
+import type { Chain, ChainIndex, Flow, Hook, NodeEnv, Packet, Path, Rewrite, Rule, Ruleset, Table } from './model.js';
+
+export interface RuleRef {
+  table: string;
+  chain: string;
+  index: number;
+  text: string;
+  source?: { file: string; line: number };
+}
+
+/** How one base chain ended on this branch. */
+export interface ChainEnd {
+  hook: Hook;
+  table: string;
+  chain: string;
+  type: 'filter' | 'nat' | 'route';
+  verdict: 'accept' | 'drop' | 'reject' | 'uncertain';
+  by: 'rule' | 'policy';
+  rule?: RuleRef;
+  policy?: string;
+}
+
+export interface ChoiceTaken {
+  rule: RuleRef;
+  kind: 'random' | 'unknown';
+  taken: boolean | string;
+  why: string;
+}
+
+export interface Branch {
+  verdict: Verdict;
+  decisive: Decisive | null;
+  reject?: RejectInfo;
+  /** Rules whose matches all held, in the order they were met. */
+  matched: RuleRef[];
+  rewrites: Rewrite[];
+  chainEnds: ChainEnd[];
+  /** The random choices this branch made (a statistic rule matched or not, a numgen value). */
+  choices: ChoiceTaken[];
+  /** The packet as it leaves the path (after DNAT, marks...). */
+  packet: Packet;
+  /** Why the verdict is uncertain, when it is. */
+  uncertainWhy?: string;
+}
+
+export interface EvalResult {
+  verdict: Verdict;
+  decisive: Decisive | null;
+  reject?: RejectInfo;
+  matched: RuleRef[];
+  rewrites: Rewrite[];
+  /** Every branch, when the kernel could go more than one way. */
+  branches: Branch[];
+}
+
+export interface SimulateOptions {
+  node?: string;
+  /** At most this many branches; past it the result is uncertain. */
+  maxBranches?: number;
+}
+
+interface PlanStep {
+  hook: Hook;
+  table: Table;
+  chain: Chain;
+}
+
+interface Frame {
+  chain: Chain;
+  /** Next position in `order` (or in chain.rules when order is undefined). */
+  pos: number;
+  order?: number[];
+}
+
+interface State {
+  pkt: Packet;
+  step: number;
+  stack: Frame[];
+  /** When resuming inside a rule after a fork: the expression to continue with. */
+  exprPos: number;
+  matched: RuleRef[];
+  rewrites: Rewrite[];
+  chainEnds: ChainEnd[];
+  choices: ChoiceTaken[];
+  /** True once the current rule's matched entry is recorded. */
+  recorded: boolean;
+}
+
+const INDEX_THRESHOLD = 48;
+const MAX_DEPTH = 64;
+
+const planCache = new WeakMap<Ruleset, Map<string, PlanStep[]>>();
+
+/** Base chains of the path's hooks, in the order the kernel calls them. */
+export function planFor(ruleset: Ruleset, family: 4 | 6, path: Path): PlanStep[] {
+  let perRuleset = planCache.get(ruleset);
+  if (!perRuleset) {
+    perRuleset = new Map();
+    planCache.set(ruleset, perRuleset);
+  }
+  const key = `${family}${path}`;
+  const cached = perRuleset.get(key);
+  if (cached) return cached;
+  const fam = family === 4 ? 'ip' : 'ip6';
+  const steps: PlanStep[] = [];
+  for (const hook of PATH_HOOKS[path]) {
+    const here: PlanStep[] = [];
+    for (const table of ruleset.tables) {
+      if (table.family !== fam && table.family !== 'inet') continue;
+      for (const chain of table.chains.values()) if (chain.hook === hook) here.push({ hook, table, chain });
+    }
+    // Stable sort: equal priorities keep the order the rulesets were given in.
+    here.sort((a, b) => (a.chain.priority ?? 0) - (b.chain.priority ?? 0));
+    steps.push(...here);
+  }
+  perRuleset.set(key, steps);
+  return steps;
+}
+
+function ref(rule: Rule, table: Table): RuleRef {
+  return { table: table.label, chain: rule.chain, index: rule.index, text: rule.text, source: rule.source };
+}
+
+function chainIndex(chain: Chain): ChainIndex {
+  if (chain.index) return chain.index;
+  const byDst = new Map<string, number[]>();
+  const others: number[] = [];
+  chain.rules.forEach((r, i) => {
+    if (r.exactDst === undefined) others.push(i);
+    else {
+      const list = byDst.get(r.exactDst);
+      if (list) list.push(i);
+      else byDst.set(r.exactDst, [i]);
+    }
+  });
+  chain.index = { byDst, others };
+  return chain.index;
+}
+
+/** The rule positions of a large chain that can match a packet to `dst`, in chain order. */
+function candidates(chain: Chain, pkt: Packet): number[] | undefined {
+  if (chain.rules.length < INDEX_THRESHOLD) return undefined;
+  const idx = chainIndex(chain);
+  const exact = idx.byDst.get(formatIp(pkt.dst));
+  if (!exact) return idx.others;
+  const out: number[] = [];
+  let a = 0;
+  let b = 0;
+  const o = idx.others;
+  while (a < exact.length || b < o.length) {
+    if (b >= o.length || (a < exact.length && (exact[a] as number) < (o[b] as number))) out.push(exact[a++] as number);
+    else out.push(o[b++] as number);
+  }
+  return out;
+}
+
+function frameFor(chain: Chain, pkt: Packet): Frame {
+  const order = candidates(chain, pkt);
+  return order ? { chain, pos: 0, order } : { chain, pos: 0 };
+}
+
+function clone(s: State): State {
+  return {
+    pkt: { ...s.pkt },
+    step: s.step,
+    stack: s.stack.map((f) => ({ ...f })),
+    exprPos: s.exprPos,
+    matched: s.matched.slice(),
+    rewrites: s.rewrites.slice(),
+    chainEnds: s.chainEnds.slice(),
+    choices: s.choices.slice(),
+    recorded: s.recorded,
+  };
+}
+
+function rank(v: Verdict): number {
+  return v === 'drop' || v === 'reject' ? 3 : v === 'uncertain' ? 2 : 1;
+}
+
+function sameOutcome(a: Branch[], b: Branch[]): boolean {
+  const key = (x: Branch[]) =>
+    x
+      .map((br) => `${br.verdict}|${br.decisive?.table}|${br.decisive?.chain}|${br.decisive?.index}|${br.decisive?.policy}|${br.reject?.with}`)
+      .sort()
+      .join(';');
+  return key(a) === key(b);
+}
+
+/**
+ * Walk a packet along one path of one node. The packet is not changed; each branch carries its own copy.
+ */
+export function simulate(ruleset: Ruleset, packet: Packet, path: Path, env: NodeEnv = {}, opts: SimulateOptions = {}): EvalResult {
+  const plan = planFor(ruleset, packet.family, path);
+  const maxBranches = opts.maxBranches ?? 256;
+  let produced = 0;
+  const tables = new Map<Chain, Table>();
+  for (const s of plan) tables.set(s.chain, s.table);
+
+  const decisiveOf = (rule: RuleRef | undefined, end: ChainEnd | undefined, extra: Partial<Decisive> = {}): Decisive | null => {
+    const node = opts.node ? { node: opts.node } : {};
+    if (rule)
+      return { kind: 'rule', ...node, table: rule.table, chain: rule.chain, index: rule.index, text: rule.text, ...(rule.source ? { source: rule.source } : {}), ...extra };
+    if (end) return { kind: 'policy', ...node, table: end.table, chain: end.chain, policy: end.policy ?? 'ACCEPT', ...extra };
+    return null;
+  };
+
+  const finish = (s: State, verdict: Verdict, decisive: Decisive | null, reject?: RejectInfo, why?: string): Branch => {
+    produced++;
+    return {
+      verdict,
+      decisive,
+      ...(reject ? { reject } : {}),
+      matched: s.matched,
+      rewrites: s.rewrites,
+      chainEnds: s.chainEnds,
+      choices: s.choices,
+      packet: s.pkt,
+      ...(why ? { uncertainWhy: why } : {}),
+    };
+  };
+
+  /** Accepted by every base chain: the decisive object is how the last filter chain of the deciding hook ended. */
+  const accepted = (s: State): Branch => {
+    const deciding = DECIDING_HOOK[path];
+    const ends = s.chainEnds;
+    let end: ChainEnd | undefined;
+    for (let k = ends.length - 1; k >= 0 && !end; k--) if (ends[k]?.hook === deciding && ends[k]?.type !== 'nat') end = ends[k];
+    end ??= ends[ends.length - 1];
+    const decisive = end
+      ? decisiveOf(end.by === 'rule' ? end.rule : undefined, end)
+      : { kind: 'policy' as const, ...(opts.node ? { node: opts.node } : {}), policy: 'ACCEPT', detail: 'no netfilter chain on this path: the kernel lets the packet through' };
+    return finish(s, 'accept', decisive);
+  };
+
+  const run = (s: State): Branch[] => {
+    for (;;) {
+      if (produced >= maxBranches) return [finish(s, 'uncertain', null, undefined, `more than ${maxBranches} branches`)];
+      // Start the next base chain when the stack is empty.
+      if (s.stack.length === 0) {
+        // Skip nat chains for packets of existing connections: nat only sees a connection's first packet.
+        while (s.step < plan.length && (plan[s.step] as PlanStep).chain.type === 'nat' && s.pkt.state !== 'new') s.step++;
+        if (s.step >= plan.length) return [accepted(s)];
+        s.stack.push(frameFor((plan[s.step] as PlanStep).chain, s.pkt));
+        s.exprPos = 0;
+        s.recorded = false;
+      }
+      const step = plan[s.step] as PlanStep;
+      const table = step.table;
+      const frame = s.stack[s.stack.length - 1] as Frame;
+      const ruleIdx = frame.order ? frame.order[frame.pos] : frame.pos;
+      const rule = ruleIdx === undefined ? undefined : frame.chain.rules[ruleIdx];
+      if (!rule) {
+        // Fell off the end of the chain: back to the caller, or the base chain's policy.
+        s.stack.pop();
+        if (s.stack.length > 0) {
+          (s.stack[s.stack.length - 1] as Frame).pos++;
+          s.exprPos = 0;
+          s.recorded = false;
+          continue;
+        }
+        const policy = step.chain.policy ?? 'ACCEPT';
+        const end: ChainEnd = {
+          hook: step.hook,
+          table: table.label,
+          chain: step.chain.name,
+          type: step.chain.type ?? 'filter',
+          verdict: policy === 'DROP' ? 'drop' : 'accept',
+          by: 'policy',
+          policy,
+        };
+        s.chainEnds.push(end);
+        if (policy === 'DROP') return [finish(s, 'drop', decisiveOf(undefined, end))];
+        s.step++;
+        continue;
+      }
+      // Evaluate the rule's expressions from where we are.
+      let outcome: 'next' | 'flow' = 'next';
+      let flow: Flow | undefined;
+      const exprs = rule.exprs;
+      let k = s.exprPos;
+      for (; k < exprs.length; k++) {
+        const e = exprs[k] as (typeof exprs)[number];
+        if (e.kind === 'match') {
+          const r = e.test(s.pkt, env);
+          if (r === true) continue;
+          if (r === false) break;
+          // A choice: follow both ways.
+          const yes = clone(s);
+          yes.exprPos = k + 1;
+          const no = clone(s);
+          no.exprPos = 0;
+          no.recorded = false;
+          (no.stack[no.stack.length - 1] as Frame).pos++;
+          const rr = ref(rule, table);
+          if (r.choice === 'random') {
+            yes.choices.push({ rule: rr, kind: 'random', taken: true, why: r.why });
+            no.choices.push({ rule: rr, kind: 'random', taken: false, why: r.why });
+            return [...run(yes), ...run(no)];
+          }
+          const a = run(yes);
+          const b = run(no);
+          if (sameOutcome(a, b)) return a;
+          return [finish(s, 'uncertain', decisiveOf(rr, undefined, { detail: r.why }), undefined, r.why)];
+        }
+        if (!s.recorded) {
+          s.matched.push(ref(rule, table));
+          s.recorded = true;
+        }
+        const f = e.apply(s.pkt, env, s.rewrites);
+        if (f === null) continue;
+        if (Array.isArray(f)) {
+          // The kernel picks one (nft numgen vmap): one branch per element.
+          const rr = ref(rule, table);
+          const out: Branch[] = [];
+          f.forEach((one, i) => {
+            const c = clone(s);
+            c.choices.push({ rule: rr, kind: 'random', taken: `branch ${i}`, why: e.name });
+            out.push(...applyFlow(c, one, rule, table, step));
+          });
+          return out;
+        }
+        if (f.kind === 'continue') continue;
+        outcome = 'flow';
+        flow = f;
+        break;
+      }
+      if (outcome === 'next') {
+        if (k >= exprs.length && !s.recorded) s.matched.push(ref(rule, table));
+        frame.pos++;
+        s.exprPos = 0;
+        s.recorded = false;
+        continue;
+      }
+      const branches = applyFlow(s, flow as Flow, rule, table, step);
+      if (branches.length) return branches;
+    }
+  };
+
+  /** Act on a rule's verdict. Returns the finished branches, or [] when the walk goes on with `s`. */
+  const applyFlow = (s: State, flow: Flow, rule: Rule, table: Table, step: PlanStep): Branch[] => {
+    const rr = ref(rule, table);
+    const endChain = (verdict: ChainEnd['verdict']): ChainEnd => {
+      const end: ChainEnd = { hook: step.hook, table: table.label, chain: step.chain.name, type: step.chain.type ?? 'filter', verdict, by: 'rule', rule: rr };
+      s.chainEnds.push(end);
+      return end;
+    };
+    s.exprPos = 0;
+    s.recorded = false;
+    switch (flow.kind) {
+      case 'accept':
+        endChain('accept');
+        s.stack.length = 0;
+        s.step++;
+        return [];
+      case 'drop':
+        endChain('drop');
+        return [finish(s, 'drop', decisiveOf(rr, undefined))];
+      case 'reject':
+        endChain('reject');
+        return [finish(s, 'reject', decisiveOf(rr, undefined), flow.reject)];
+      case 'return':
+        s.stack.pop();
+        if (s.stack.length > 0) (s.stack[s.stack.length - 1] as Frame).pos++;
+        else s.stack.push({ chain: step.chain, pos: Number.MAX_SAFE_INTEGER });
+        return [];
+      case 'jump':
+      case 'goto': {
+        const target = table.chains.get(flow.chain);
+        if (!target) {
+          endChain('uncertain');
+          return [finish(s, 'uncertain', decisiveOf(rr, undefined, { detail: `chain ${flow.chain} is missing` }), undefined, `chain ${flow.chain} is missing`)];
+        }
+        if (s.stack.length >= MAX_DEPTH) {
+          return [finish(s, 'uncertain', decisiveOf(rr, undefined, { detail: 'chains jump in a loop' }), undefined, 'chains jump in a loop')];
+        }
+        // A goto replaces the current frame: when the target chain ends, the walk returns to our caller (or, from a
+        // base chain, falls to its policy).
+        if (flow.kind === 'goto') s.stack.pop();
+        s.stack.push(frameFor(target, s.pkt));
+        return [];
+      }
+      case 'unknown':
+        endChain('uncertain');
+        return [finish(s, 'uncertain', decisiveOf(rr, undefined, { detail: flow.why }), undefined, flow.why)];
+      default:
+        return [];
+    }
+  };
+
+  const start: State = {
+    pkt: { ...packet },
+    step: 0,
+    stack: [],
+    exprPos: 0,
+    matched: [],
+    rewrites: [],
+    chainEnds: [],
+    choices: [],
+    recorded: false,
+  };
+  const branches = run(start);
+  let worst = branches[0] as Branch;
+  for (const b of branches) if (rank(b.verdict) > rank(worst.verdict)) worst = b;
+  return {
+    verdict: worst.verdict,
+    decisive: worst.decisive,
+    ...(worst.reject ? { reject: worst.reject } : {}),
+    matched: worst.matched,
+    rewrites: worst.rewrites,
+    branches,
+  };
+}
