@@ -119,12 +119,27 @@ export function planFor(ruleset: Ruleset, family: 4 | 6, path: Path): PlanStep[]
       if (table.family !== fam && table.family !== 'inet') continue;
       for (const chain of table.chains.values()) if (chain.hook === hook) here.push({ hook, table, chain });
     }
-    // Stable sort: equal priorities keep the order the rulesets were given in.
-    here.sort((a, b) => (a.chain.priority ?? 0) - (b.chain.priority ?? 0));
+    // At equal priority the kernel runs the hook registered later first; iptables registers its tables when the node
+    // boots, firewalld and kube-proxy add native tables later. We take iptables (either backend) first, then native
+    // nft, as a kernel that loaded them in that order does (verified with the kernel oracle).
+    here.sort((a, b) => (a.chain.priority ?? 0) - (b.chain.priority ?? 0) || backendRank(a.table) - backendRank(b.table));
     steps.push(...here);
   }
   perRuleset.set(key, steps);
   return steps;
+}
+
+function backendRank(t: Table): number {
+  return t.backend === 'nft' ? 1 : 0;
+}
+
+/** iptables tables whose chains never decide an accepted packet's verdict: only `filter` (and native filter chains) do. */
+const NON_DECIDING_IPTABLES = new Set(['raw', 'mangle', 'nat', 'security']);
+
+function isDecidingChain(end: ChainEnd, table: Table | undefined): boolean {
+  if (end.type !== 'filter') return false;
+  if (!table || table.backend === 'nft') return true;
+  return !NON_DECIDING_IPTABLES.has(table.name);
 }
 
 function ref(rule: Rule, table: Table): RuleRef {
@@ -203,8 +218,8 @@ export function simulate(ruleset: Ruleset, packet: Packet, path: Path, env: Node
   const plan = planFor(ruleset, packet.family, path);
   const maxBranches = opts.maxBranches ?? 256;
   let produced = 0;
-  const tables = new Map<Chain, Table>();
-  for (const s of plan) tables.set(s.chain, s.table);
+  const tableByLabel = new Map<string, Table>();
+  for (const s of plan) tableByLabel.set(s.table.label, s.table);
 
   const decisiveOf = (rule: RuleRef | undefined, end: ChainEnd | undefined, extra: Partial<Decisive> = {}): Decisive | null => {
     const node = opts.node ? { node: opts.node } : {};
@@ -229,12 +244,18 @@ export function simulate(ruleset: Ruleset, packet: Packet, path: Path, env: Node
     };
   };
 
-  /** Accepted by every base chain: the decisive object is how the last filter chain of the deciding hook ended. */
+  /**
+   * Accepted by every base chain: the decisive object is how the last filter chain at the path's filter hook ended
+   * (iptables' filter table or a native nft filter chain), else how the last base chain traversed ended.
+   */
   const accepted = (s: State): Branch => {
     const deciding = DECIDING_HOOK[path];
     const ends = s.chainEnds;
     let end: ChainEnd | undefined;
-    for (let k = ends.length - 1; k >= 0 && !end; k--) if (ends[k]?.hook === deciding && ends[k]?.type !== 'nat') end = ends[k];
+    for (let k = ends.length - 1; k >= 0 && !end; k--) {
+      const e = ends[k] as ChainEnd;
+      if (e.hook === deciding && isDecidingChain(e, tableByLabel.get(e.table))) end = e;
+    }
     end ??= ends[ends.length - 1];
     const decisive = end
       ? decisiveOf(end.by === 'rule' ? end.rule : undefined, end)

@@ -21,6 +21,8 @@ import tcp from './tcp.js';
 import udp from './udp.js';
 
 const modules = new Map<string, MatchModule>();
+/** Modules met in dumps that netdoctor does not know, made once each. */
+const unknown = new Map<string, MatchModule>();
 for (const m of [tcp, udp, icmp, icmp6, multiport, comment, conntrack, state, mark, connmark, statistic, addrtype, set, physdev, iprange, pkttype, policy, length, ...opaqueModules]) {
   modules.set(m.name, m);
   for (const a of m.aliases ?? []) modules.set(a, m);
@@ -29,7 +31,12 @@ modules.set('ipv6-icmp', icmp6);
 modules.set('icmpv6', icmp6);
 
 export function matchModule(name: string): MatchModule {
-  return modules.get(name) ?? unknownModule(name);
+  let m = modules.get(name) ?? unknown.get(name);
+  if (!m) {
+    m = unknownModule(name);
+    unknown.set(name, m);
+  }
+  return m;
 }
 
 export function isKnownMatch(name: string): boolean {
