@@ -59,25 +59,29 @@ interface TableState {
   rules: Located[];
   hasXt: boolean;
   cache: StatementCache;
+  /** `flags dormant`: the table's base chains are not attached to their hooks. */
+  dormant: boolean;
 }
 
 export function parseNftJson(text: string, file: string): NftParseResult {
   const issues: ParseIssue[] = [];
   let dropped = 0;
-  const issue = (line: number, severity: 'error' | 'warning', message: string, lineText?: string) => {
+  const issue: IssueFn = (line, severity, message) => {
     if (issues.length >= MAX_ISSUES) {
       dropped++;
       return;
     }
-    issues.push({ file, line, severity, message, ...(lineText ? { text: lineText.slice(0, 160) } : {}) });
+    issues.push({ file, line, severity, message });
   };
   const result: NftParseResult = { tables: [], issues, skippedIptablesNft: [] };
-  const objects = readObjects(text, (line, severity, message) => issue(line, severity, message));
+  const objects = readObjects(text, issue);
   if (!objects) return finish();
 
   // Pass 1: tables, chains, sets and elements; rules are kept for pass 2 (chains may be listed after rules jump to them).
   const states = new Map<string, TableState>();
   const order: TableState[] = [];
+  /** Tables of an unknown family: reported once, their objects skipped quietly. */
+  const rejected = new Set<string>();
   const tableOf = (o: Record<string, unknown>, line: number, what: string): TableState | undefined => {
     const family = o.family;
     const name = o.table;
@@ -87,17 +91,20 @@ export function parseNftJson(text: string, file: string): NftParseResult {
     }
     const st = states.get(`${family} ${name}`);
     if (st) return st;
+    if (rejected.has(`${family} ${name}`)) return undefined;
     issue(line, 'warning', `${what} of table ${family} ${name}, which is not listed; the table is created`);
     return newTable(family, name, line);
   };
   const newTable = (family: string, name: string, line: number): TableState | undefined => {
     if (!(FAMILIES as readonly string[]).includes(family)) {
-      issue(line, 'error', `table ${family} ${name}: unknown family "${family}"; skipped`);
+      issue(line, 'error', `table ${family} ${name}: unknown family "${family}"; skipped with everything in it`);
+      rejected.add(`${family} ${name}`);
       return undefined;
     }
     const label = `${family} ${name}`;
     const table: Table = { name, family, backend: 'nft', chains: new Map(), label };
     const st: TableState = {
+      dormant: false,
       table,
       family: family as NftFamily,
       line,
@@ -152,9 +159,16 @@ export function parseNftJson(text: string, file: string): NftParseResult {
           issue(line, 'error', 'table without "family" and "name"; skipped');
           break;
         }
-        if (states.has(`${family} ${name}`))
-          issue(line, 'warning', `table ${family} ${name} is listed twice; its contents are merged`);
-        else newTable(family, name, line);
+        let st = states.get(`${family} ${name}`);
+        if (st) issue(line, 'warning', `table ${family} ${name} is listed twice; its contents are merged`);
+        else st = newTable(family, name, line);
+        // nft 1.0.6 prints the table's name where its flags belong; dormant was the only table flag then.
+        const flags = Array.isArray(body.flags)
+          ? body.flags.map(String)
+          : typeof body.flags === 'string'
+            ? [body.flags]
+            : [];
+        if (st && (flags.includes('dormant') || flags.includes(name))) st.dormant = true;
         break;
       }
       case 'chain': {
@@ -212,6 +226,14 @@ export function parseNftJson(text: string, file: string): NftParseResult {
     }
     markDynamicSets(st);
     compileTable(st, file, issue);
+    if (st.dormant) {
+      issue(
+        st.line,
+        'warning',
+        `table ${t.label} is dormant: its chains are not attached to any hook, so its rules never run`,
+      );
+      for (const c of t.chains.values()) delete c.hook;
+    }
     result.tables.push(t);
   }
   return finish();
@@ -223,7 +245,7 @@ export function parseNftJson(text: string, file: string): NftParseResult {
   }
 }
 
-type IssueFn = (line: number, severity: 'error' | 'warning', message: string, lineText?: string) => void;
+type IssueFn = (line: number, severity: 'error' | 'warning', message: string) => void;
 
 /**
  * Parse the document and return the objects of its `nftables` array with their lines. A document that does not parse
@@ -244,7 +266,7 @@ function readObjects(text: string, issue: IssueFn): Located[] | undefined {
     issue(1, 'error', 'empty input: expected the output of `nft -j list ruleset`');
     return undefined;
   }
-  const multiline = /\n\s*\S/.test(body.trimEnd());
+  const multiline = isMultiline(body);
   let doc: unknown;
   try {
     doc = JSON.parse(body);
@@ -268,6 +290,17 @@ function readObjects(text: string, issue: IssueFn): Located[] | undefined {
     out.push({ obj: o, line });
   });
   return out;
+}
+
+/** Does anything but white space follow the first line end? (nft's own output is one line.) */
+function isMultiline(text: string): boolean {
+  const nl = text.indexOf('\n');
+  if (nl < 0) return false;
+  for (let i = nl + 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 32 && c !== 9 && c !== 10 && c !== 13) return true;
+  }
+  return false;
 }
 
 /** Scan the text: the start offset of each element of the `nftables` array, with its line. */
@@ -333,7 +366,7 @@ function salvage(text: string, offsetLines: number, issue: IssueFn, message: str
     return undefined;
   }
   const out: Located[] = [];
-  const multiline = /\n\s*\S/.test(text.trimEnd());
+  const multiline = isMultiline(text);
   let bad = 0;
   let pos = 0;
   let line = 1 + offsetLines;

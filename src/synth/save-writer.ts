@@ -94,7 +94,9 @@ export class SaveTable {
       const list = this.rules.get(c);
       if (!list) continue;
       const prefix = `-A ${c} `;
-      out.push(prefix + list.join(`\n${prefix}`));
+      // A rule without matches or target (an accounting rule) prints as a bare `-A CHAIN`.
+      if (list.includes('')) for (const spec of list) out.push(spec ? prefix + spec : `-A ${c}`);
+      else out.push(prefix + list.join(`\n${prefix}`));
     }
     out.push('COMMIT');
   }

@@ -20,10 +20,6 @@ export interface Getter {
   random?: boolean;
 }
 
-export class NftCompileError extends Error {
-  override name = 'NftCompileError';
-}
-
 export interface CompileContext {
   family: NftFamily;
   /** The table's label (`inet firewalld`), for messages. */

@@ -43,7 +43,7 @@ function ctStatus(p: Packet): Got {
   return { unknown: 'ct status bits other than dnat/snat are not fully known', possible: open };
 }
 
-export function ctText(json: Record<string, unknown>): string {
+function ctText(json: Record<string, unknown>): string {
   const key = String(json.key);
   const dir = typeof json.dir === 'string' ? `${json.dir} ` : '';
   const fam = typeof json.family === 'string' && !key.includes(' ') ? `${json.family} ` : '';

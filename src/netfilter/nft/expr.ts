@@ -1,15 +1,19 @@
-/**
- * Left-hand sides of matches and the values of statements: dispatch a JSON expression to its family (payload, meta,
- * ct, fib, number generators) and wrap binary operations (`meta mark & 0x4000`). Kinds netdoctor does not model
- * become getters whose value is unknown, so a rule using them is uncertain, never silently true or false.
- */
-import type { NodeEnv, Packet } from '../model.js';
 import type { CompileContext, Getter } from './context.js';
 import { compileCt } from './ct.js';
 import { compileFib } from './fib.js';
 import { compileMeta } from './meta.js';
 import { compilePayload } from './payload.js';
-import { type Got, INTEGER, isUnknown, type NftType, parseConstant, RAW, type Unknown, type Val } from './types.js';
+import {
+  ABSENT,
+  type Got,
+  INTEGER,
+  isUnknown,
+  type NftType,
+  parseConstant,
+  RAW,
+  type Unknown,
+  type Val,
+} from './types.js';
 
 export const BINOPS = ['&', '|', '^', '<<', '>>'] as const;
 export type Binop = (typeof BINOPS)[number];
@@ -35,9 +39,13 @@ function compileGenerator(kind: string, json: Record<string, unknown>, ctx: Comp
   const mod = Number(json.mod);
   const offset = Number(json.offset ?? 0);
   let text: string;
+  // jhash reads packet fields: a field the packet lacks ends the rule before any hashing.
+  let inputs: Getter[] = [];
   if (kind === 'numgen') text = `numgen ${String(json.mode)} mod ${mod}${offset ? ` offset ${offset}` : ''}`;
   else if (kind === 'jhash') {
-    const inner = json.expr === undefined ? '?' : compileGetter(json.expr, ctx).text;
+    const parts = kindOf(json.expr) === 'concat' ? (json.expr as { concat: unknown }).concat : [json.expr];
+    inputs = json.expr === undefined || !Array.isArray(parts) ? [] : parts.map((p) => compileGetter(p, ctx));
+    const inner = inputs.length ? inputs.map((g) => g.text).join(' . ') : '?';
     text = `jhash ${inner} mod ${mod}${json.seed !== undefined ? ` seed 0x${Number(json.seed).toString(16)}` : ''}${offset ? ` offset ${offset}` : ''}`;
   } else text = `symhash mod ${mod}${offset ? ` offset ${offset}` : ''}`;
   if (!Number.isInteger(mod) || mod < 1 || mod > 65536 || !Number.isInteger(offset)) {
@@ -48,7 +56,16 @@ function compileGenerator(kind: string, json: Record<string, unknown>, ctx: Comp
   for (let i = 0; i < mod; i++) possible.push(((offset + i) >>> 0) as number);
   const why = kind === 'numgen' ? text : `${text} (a hash of the packet, taken as random)`;
   const u: Unknown = { unknown: why, possible, random: true };
-  return { type: INTEGER, text, get: () => u, random: true };
+  if (inputs.length === 0) return { type: INTEGER, text, get: () => u, random: true };
+  return {
+    type: INTEGER,
+    text,
+    get: (p, env) => {
+      for (const g of inputs) if (g.get(p, env) === ABSENT) return ABSENT;
+      return u;
+    },
+    random: true,
+  };
 }
 
 function applyBinop(op: Binop, a: Val, b: Val): Val | undefined {
@@ -207,7 +224,7 @@ function describeUnsupported(kind: string, obj: Record<string, unknown>): string
 }
 
 /** A getter for a constant value (statement arguments such as `meta mark set 0x10`). */
-export function constantGetter(type: NftType, v: Val, text: string): Getter {
+function constantGetter(type: NftType, v: Val, text: string): Getter {
   return { type, text, get: () => v };
 }
 
@@ -228,5 +245,3 @@ export function compileValue(json: unknown, type: NftType, ctx: CompileContext):
   }
   return compileGetter(json, ctx);
 }
-
-export type GetFn = (p: Packet, env: NodeEnv) => Got;

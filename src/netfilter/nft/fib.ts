@@ -13,7 +13,7 @@ const ROUTED: readonly Val[] = [1, 6, 7, 8, 9];
 
 const TYPE_NUM: Record<string, number> = { UNSPEC: 0, UNICAST: 1, LOCAL: 2, BROADCAST: 3, MULTICAST: 5 };
 
-export function fibText(json: Record<string, unknown>): string {
+function fibText(json: Record<string, unknown>): string {
   const flags = (Array.isArray(json.flags) ? json.flags : [json.flags]).filter(
     (f) => typeof f === 'string',
   ) as string[];

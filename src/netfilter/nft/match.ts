@@ -72,7 +72,11 @@ export function compileMatch(body: unknown, ctx: CompileContext): CompiledMatchS
     ctx.issue('error', `${leftText}: ${rhs}`);
     return unknownMatch(leftText, `${leftText} ?`, `${leftText}: ${rhs}`);
   }
-  const opText = op === 'in' || (op === '==' && !binopLeft) ? '' : `${op} `;
+  // `==` is implicit, except on flag types (there a bare value means "any of these bits", `in`) and after a mask;
+  // nft leaves it out before an OR of flags (`ct state established | related`).
+  const flagEq =
+    getters.length === 1 && getters[0]?.type.bitmask && kindOf(body.right) !== '|' && !isSetRight(body.right);
+  const opText = op === 'in' || (op === '==' && !binopLeft && !flagEq) ? '' : `${op} `;
   let text = `${leftText} ${opText}${rhs.text}`;
   // nft prints a masked flag test as `tcp flags syn / syn,ack`.
   const masked = flagMaskText(leftJson, op, getters, rhs.text, ctx);
@@ -84,6 +88,10 @@ export function compileMatch(body: unknown, ctx: CompileContext): CompiledMatchS
   if (rhs.exactDst && op === '==' && getters.length === 1 && getters[0]?.dstAddr && !binopLeft)
     out.exactDst = rhs.exactDst;
   return out;
+}
+
+function isSetRight(right: unknown): boolean {
+  return (typeof right === 'string' && right.startsWith('@')) || kindOf(right) === 'set';
 }
 
 function flagMaskText(
@@ -227,7 +235,9 @@ function compileRhs(op: string, right: unknown, getters: Getter[], ctx: CompileC
   if (k === '|' && single?.bitmask) {
     const mask = parseConstant(single, right);
     if (typeof mask !== 'number') return `bad flag list ${JSON.stringify(right)}`;
-    return flagRhs(op, mask, single);
+    const rhs = flagRhs(op, mask, single);
+    rhs.text = rhs.text.replace(/,/g, ' | ');
+    return rhs;
   }
   // A concatenation constant (`10.0.0.1 . tcp . 80`), possibly with ranges inside.
   if (k === 'concat') {

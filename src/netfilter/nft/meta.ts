@@ -9,7 +9,7 @@ import { ABSENT, ETHER_TYPE, GID, IFNAME, INET_PROTO, INTEGER, MARK, NF_PROTO, P
 /** Keys `nft list` prints without the `meta` keyword. */
 const UNQUALIFIED = new Set(['iif', 'oif', 'iifname', 'oifname', 'iifgroup', 'oifgroup']);
 
-export function metaText(key: string): string {
+function metaText(key: string): string {
   return UNQUALIFIED.has(key) ? key : `meta ${key}`;
 }
 

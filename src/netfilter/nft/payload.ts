@@ -204,8 +204,3 @@ export function compilePayload(json: Record<string, unknown>, ctx: CompileContex
   }
   return missing();
 }
-
-/** The dependency the kernel adds for `reject with tcp reset`, `dnat ip to` and the like. */
-export function l4Needs(proto: number): (pkt: Packet) => boolean {
-  return (p) => p.proto === proto;
-}

@@ -3,7 +3,7 @@
  * string key in a Map (kube-proxy's service map has one element per service port); ranges, prefixes and interface
  * wildcards are kept apart and searched, one-dimensional ones by binary search over sorted intervals.
  */
-import type { NftType, Unknown, Val } from './types.js';
+import type { NftType, Val } from './types.js';
 import { compareVals } from './types.js';
 
 /** One component of an element: a value, an inclusive range, or an interface-name prefix (`"cali*"`). */
@@ -219,8 +219,4 @@ export function candidates<D>(set: CompiledSet<D>, values: readonly (Val | undef
     out.push(i);
   });
   return out;
-}
-
-export function dynamicUnknown(set: CompiledSet): Unknown | undefined {
-  return set.dynamic ? { unknown: set.dynamic } : undefined;
 }

@@ -56,7 +56,7 @@ function choiceMatch(name: string, text: string, choice: Choice): MatchExpr {
 }
 
 /** A hidden dependency nft adds to a statement (`meta nfproto ipv4` before `dnat ip to`, `meta l4proto tcp` before a TCP reset). */
-function dependency(name: string, test: (pkt: Packet) => boolean): MatchExpr {
+function dependency(name: string, test: (pkt: Packet, env: NodeEnv) => boolean): MatchExpr {
   return { kind: 'match', name, canonical: '', test };
 }
 
@@ -313,7 +313,13 @@ function natValue(json: unknown, type: NftType, ctx: CompileContext): NatValue |
   if (k) {
     // `dnat to ip saddr` and the like: any expression producing the address.
     const g = compileGetter(json, ctx);
-    return { text: g.text, value: (p, env) => gotValue(g.get(p, env), g.text) };
+    const hit: MatchExpr = {
+      kind: 'match',
+      name: `${g.text} present`,
+      canonical: '',
+      test: (p, env) => g.get(p, env) !== ABSENT,
+    };
+    return { text: g.text, hit, value: (p, env) => gotValue(g.get(p, env), g.text) };
   }
   const v = type.parse(json);
   if (v === undefined) return `"${String(json)}" is not a ${type.name}`;
@@ -519,9 +525,13 @@ function compileMangle(body: unknown, ctx: CompileContext): CompiledStmt {
         : (TYPES_BY_NAME.integer as NftType);
   const value = compileValue(body.value, valueType, ctx);
   const text = `${targetText} set ${value.text}`;
+  // A value read from a header or conntrack entry the packet lacks ends the rule, as the kernel's load does.
+  const present = dependency(`${value.text} present`, (p, env) => value.get(p, env) !== ABSENT);
+  const reads = isObject(body.value);
   const set = (name: string, write: (p: Packet, v: number, rewrites: Rewrite[]) => void): CompiledStmt =>
     stmt(
       [
+        ...(reads ? [present] : []),
         action(name, text, (p, env, rewrites) => {
           const v = definite(value.get(p, env));
           if (typeof v !== 'number') {

@@ -175,7 +175,6 @@ export const IFNAME: NftType = {
 
 export const MARK: NftType = symbolic('mark', 32, {}, { hex: true });
 export const INTEGER: NftType = symbolic('integer', 32, {});
-export const HEX32: NftType = symbolic('integer', 32, {}, { hex: true });
 
 export const CT_STATE = symbolic(
   'ct_state',
