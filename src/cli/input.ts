@@ -1,7 +1,7 @@
 /** Reading the files a command names, with errors that say which file and why. */
 import { readFileSync, statSync } from 'node:fs';
-import { InputError } from '../core/errors.js';
 import type { ParseIssue } from '../core/errors.js';
+import { InputError } from '../core/errors.js';
 
 export function readText(path: string): string {
   let size: number;
@@ -9,10 +9,14 @@ export function readText(path: string): string {
     size = statSync(path).size;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError(code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message, path);
+    throw new InputError(
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message,
+      path,
+    );
   }
   // V8 strings stop at about 512 MiB; larger dumps are not node state anyone produces.
-  if (size > 512 * 1024 * 1024) throw new InputError(`file is ${Math.round(size / 1048576)} MiB, more than netdoctor reads (512 MiB)`, path);
+  if (size > 512 * 1024 * 1024)
+    throw new InputError(`file is ${Math.round(size / 1048576)} MiB, more than netdoctor reads (512 MiB)`, path);
   const buf = readFileSync(path);
   return buf.toString('utf8');
 }

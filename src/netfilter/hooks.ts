@@ -10,7 +10,11 @@ export interface BaseChainSpec {
   type: 'filter' | 'nat' | 'route';
 }
 
-const H = (hook: Hook, priority: number, type: BaseChainSpec['type'] = 'filter'): BaseChainSpec => ({ hook, priority, type });
+const H = (hook: Hook, priority: number, type: BaseChainSpec['type'] = 'filter'): BaseChainSpec => ({
+  hook,
+  priority,
+  type,
+});
 
 export const IPTABLES_BASE_CHAINS: Record<string, Record<string, BaseChainSpec>> = {
   raw: { PREROUTING: H('prerouting', -300), OUTPUT: H('output', -300) },

@@ -3,8 +3,9 @@
  * nftables rules compile to the same shape: a rule is a list of expressions evaluated in order — matches that may stop
  * the rule, and actions (targets, nft statements) that change the packet or end the chain.
  */
-import type { Ip, IpFamily } from '../core/ip.js';
+
 import type { ParseIssue } from '../core/errors.js';
+import type { Ip, IpFamily } from '../core/ip.js';
 import type { RejectInfo } from '../core/vocabulary.js';
 
 export type Hook = 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting';

@@ -1,8 +1,8 @@
 /** Build a simulator packet from a question (`rules eval` flags, a `--packets` line, a trace hop). */
 import { UsageError } from '../core/errors.js';
 import { parseIp } from '../core/ip.js';
-import { type CtState, type Packet, type Path, parseProtocol } from './model.js';
 import { parseUint32 } from './matches/define.js';
+import { type CtState, type Packet, type Path, parseProtocol } from './model.js';
 
 export interface PacketQuestion {
   path?: Path;

@@ -88,7 +88,8 @@ interface State {
   stack: Frame[];
   /** When resuming inside a rule after a fork: the expression to continue with. */
   exprPos: number;
-  matched: RuleRef[];
+  /** Rules whose matches all held, in order; made into RuleRefs when the branch ends. */
+  matched: Rule[];
   rewrites: Rewrite[];
   chainEnds: ChainEnd[];
   choices: ChoiceTaken[];
@@ -122,7 +123,9 @@ export function planFor(ruleset: Ruleset, family: 4 | 6, path: Path): PlanStep[]
     // At equal priority the kernel runs the hook registered later first; iptables registers its tables when the node
     // boots, firewalld and kube-proxy add native tables later. We take iptables (either backend) first, then native
     // nft, as a kernel that loaded them in that order does (verified with the kernel oracle).
-    here.sort((a, b) => (a.chain.priority ?? 0) - (b.chain.priority ?? 0) || backendRank(a.table) - backendRank(b.table));
+    here.sort(
+      (a, b) => (a.chain.priority ?? 0) - (b.chain.priority ?? 0) || backendRank(a.table) - backendRank(b.table),
+    );
     steps.push(...here);
   }
   perRuleset.set(key, steps);
@@ -142,8 +145,19 @@ function isDecidingChain(end: ChainEnd, table: Table | undefined): boolean {
   return !NON_DECIDING_IPTABLES.has(table.name);
 }
 
-function ref(rule: Rule, table: Table): RuleRef {
-  return { table: table.label, chain: rule.chain, index: rule.index, text: rule.text, source: rule.source };
+/** A rule as results name it. `rule.table` holds its table's label (`filter`, `inet firewalld`). */
+function ref(rule: Rule): RuleRef {
+  return { table: rule.table, chain: rule.chain, index: rule.index, text: rule.text, source: rule.source };
+}
+
+/**
+ * Build, once, what evaluation needs beyond the parsed rules: the destination index of every large chain (kube-proxy's
+ * KUBE-SERVICES has two rules per service; a packet looks only at the ones for its destination). Evaluation does this
+ * lazily too; calling it up front moves the cost out of the first packets.
+ */
+export function compileRuleset(ruleset: Ruleset): void {
+  for (const t of ruleset.tables)
+    for (const c of t.chains.values()) if (c.rules.length >= INDEX_THRESHOLD) chainIndex(c);
 }
 
 function chainIndex(chain: Chain): ChainIndex {
@@ -205,7 +219,10 @@ function rank(v: Verdict): number {
 function sameOutcome(a: Branch[], b: Branch[]): boolean {
   const key = (x: Branch[]) =>
     x
-      .map((br) => `${br.verdict}|${br.decisive?.table}|${br.decisive?.chain}|${br.decisive?.index}|${br.decisive?.policy}|${br.reject?.with}`)
+      .map(
+        (br) =>
+          `${br.verdict}|${br.decisive?.table}|${br.decisive?.chain}|${br.decisive?.index}|${br.decisive?.policy}|${br.reject?.with}`,
+      )
       .sort()
       .join(';');
   return key(a) === key(b);
@@ -214,18 +231,38 @@ function sameOutcome(a: Branch[], b: Branch[]): boolean {
 /**
  * Walk a packet along one path of one node. The packet is not changed; each branch carries its own copy.
  */
-export function simulate(ruleset: Ruleset, packet: Packet, path: Path, env: NodeEnv = {}, opts: SimulateOptions = {}): EvalResult {
+export function simulate(
+  ruleset: Ruleset,
+  packet: Packet,
+  path: Path,
+  env: NodeEnv = {},
+  opts: SimulateOptions = {},
+): EvalResult {
   const plan = planFor(ruleset, packet.family, path);
   const maxBranches = opts.maxBranches ?? 256;
   let produced = 0;
   const tableByLabel = new Map<string, Table>();
   for (const s of plan) tableByLabel.set(s.table.label, s.table);
 
-  const decisiveOf = (rule: RuleRef | undefined, end: ChainEnd | undefined, extra: Partial<Decisive> = {}): Decisive | null => {
+  const decisiveOf = (
+    rule: RuleRef | undefined,
+    end: ChainEnd | undefined,
+    extra: Partial<Decisive> = {},
+  ): Decisive | null => {
     const node = opts.node ? { node: opts.node } : {};
     if (rule)
-      return { kind: 'rule', ...node, table: rule.table, chain: rule.chain, index: rule.index, text: rule.text, ...(rule.source ? { source: rule.source } : {}), ...extra };
-    if (end) return { kind: 'policy', ...node, table: end.table, chain: end.chain, policy: end.policy ?? 'ACCEPT', ...extra };
+      return {
+        kind: 'rule',
+        ...node,
+        table: rule.table,
+        chain: rule.chain,
+        index: rule.index,
+        text: rule.text,
+        ...(rule.source ? { source: rule.source } : {}),
+        ...extra,
+      };
+    if (end)
+      return { kind: 'policy', ...node, table: end.table, chain: end.chain, policy: end.policy ?? 'ACCEPT', ...extra };
     return null;
   };
 
@@ -235,7 +272,7 @@ export function simulate(ruleset: Ruleset, packet: Packet, path: Path, env: Node
       verdict,
       decisive,
       ...(reject ? { reject } : {}),
-      matched: s.matched,
+      matched: s.matched.map(ref),
       rewrites: s.rewrites,
       chainEnds: s.chainEnds,
       choices: s.choices,
@@ -259,17 +296,24 @@ export function simulate(ruleset: Ruleset, packet: Packet, path: Path, env: Node
     end ??= ends[ends.length - 1];
     const decisive = end
       ? decisiveOf(end.by === 'rule' ? end.rule : undefined, end)
-      : { kind: 'policy' as const, ...(opts.node ? { node: opts.node } : {}), policy: 'ACCEPT', detail: 'no netfilter chain on this path: the kernel lets the packet through' };
+      : {
+          kind: 'policy' as const,
+          ...(opts.node ? { node: opts.node } : {}),
+          policy: 'ACCEPT',
+          detail: 'no netfilter chain on this path: the kernel lets the packet through',
+        };
     return finish(s, 'accept', decisive);
   };
 
   const run = (s: State): Branch[] => {
     for (;;) {
-      if (produced >= maxBranches) return [finish(s, 'uncertain', null, undefined, `more than ${maxBranches} branches`)];
+      if (produced >= maxBranches)
+        return [finish(s, 'uncertain', null, undefined, `more than ${maxBranches} branches`)];
       // Start the next base chain when the stack is empty.
       if (s.stack.length === 0) {
         // Skip nat chains for packets of existing connections: nat only sees a connection's first packet.
-        while (s.step < plan.length && (plan[s.step] as PlanStep).chain.type === 'nat' && s.pkt.state !== 'new') s.step++;
+        while (s.step < plan.length && (plan[s.step] as PlanStep).chain.type === 'nat' && s.pkt.state !== 'new')
+          s.step++;
         if (s.step >= plan.length) return [accepted(s)];
         s.stack.push(frameFor((plan[s.step] as PlanStep).chain, s.pkt));
         s.exprPos = 0;
@@ -322,7 +366,7 @@ export function simulate(ruleset: Ruleset, packet: Packet, path: Path, env: Node
           no.exprPos = 0;
           no.recorded = false;
           (no.stack[no.stack.length - 1] as Frame).pos++;
-          const rr = ref(rule, table);
+          const rr = ref(rule);
           if (r.choice === 'random') {
             yes.choices.push({ rule: rr, kind: 'random', taken: true, why: r.why });
             no.choices.push({ rule: rr, kind: 'random', taken: false, why: r.why });
@@ -334,14 +378,14 @@ export function simulate(ruleset: Ruleset, packet: Packet, path: Path, env: Node
           return [finish(s, 'uncertain', decisiveOf(rr, undefined, { detail: r.why }), undefined, r.why)];
         }
         if (!s.recorded) {
-          s.matched.push(ref(rule, table));
+          s.matched.push(rule);
           s.recorded = true;
         }
         const f = e.apply(s.pkt, env, s.rewrites);
         if (f === null) continue;
         if (Array.isArray(f)) {
           // The kernel picks one (nft numgen vmap): one branch per element.
-          const rr = ref(rule, table);
+          const rr = ref(rule);
           const out: Branch[] = [];
           f.forEach((one, i) => {
             const c = clone(s);
@@ -356,7 +400,7 @@ export function simulate(ruleset: Ruleset, packet: Packet, path: Path, env: Node
         break;
       }
       if (outcome === 'next') {
-        if (k >= exprs.length && !s.recorded) s.matched.push(ref(rule, table));
+        if (k >= exprs.length && !s.recorded) s.matched.push(rule);
         frame.pos++;
         s.exprPos = 0;
         s.recorded = false;
@@ -369,9 +413,21 @@ export function simulate(ruleset: Ruleset, packet: Packet, path: Path, env: Node
 
   /** Act on a rule's verdict. Returns the finished branches, or [] when the walk goes on with `s`. */
   const applyFlow = (s: State, flow: Flow, rule: Rule, table: Table, step: PlanStep): Branch[] => {
-    const rr = ref(rule, table);
+    let made: RuleRef | undefined;
+    const rr = (): RuleRef => {
+      made ??= ref(rule);
+      return made;
+    };
     const endChain = (verdict: ChainEnd['verdict']): ChainEnd => {
-      const end: ChainEnd = { hook: step.hook, table: table.label, chain: step.chain.name, type: step.chain.type ?? 'filter', verdict, by: 'rule', rule: rr };
+      const end: ChainEnd = {
+        hook: step.hook,
+        table: table.label,
+        chain: step.chain.name,
+        type: step.chain.type ?? 'filter',
+        verdict,
+        by: 'rule',
+        rule: rr(),
+      };
       s.chainEnds.push(end);
       return end;
     };
@@ -385,10 +441,10 @@ export function simulate(ruleset: Ruleset, packet: Packet, path: Path, env: Node
         return [];
       case 'drop':
         endChain('drop');
-        return [finish(s, 'drop', decisiveOf(rr, undefined))];
+        return [finish(s, 'drop', decisiveOf(rr(), undefined))];
       case 'reject':
         endChain('reject');
-        return [finish(s, 'reject', decisiveOf(rr, undefined), flow.reject)];
+        return [finish(s, 'reject', decisiveOf(rr(), undefined), flow.reject)];
       case 'return':
         s.stack.pop();
         if (s.stack.length > 0) (s.stack[s.stack.length - 1] as Frame).pos++;
@@ -399,10 +455,26 @@ export function simulate(ruleset: Ruleset, packet: Packet, path: Path, env: Node
         const target = table.chains.get(flow.chain);
         if (!target) {
           endChain('uncertain');
-          return [finish(s, 'uncertain', decisiveOf(rr, undefined, { detail: `chain ${flow.chain} is missing` }), undefined, `chain ${flow.chain} is missing`)];
+          return [
+            finish(
+              s,
+              'uncertain',
+              decisiveOf(rr(), undefined, { detail: `chain ${flow.chain} is missing` }),
+              undefined,
+              `chain ${flow.chain} is missing`,
+            ),
+          ];
         }
         if (s.stack.length >= MAX_DEPTH) {
-          return [finish(s, 'uncertain', decisiveOf(rr, undefined, { detail: 'chains jump in a loop' }), undefined, 'chains jump in a loop')];
+          return [
+            finish(
+              s,
+              'uncertain',
+              decisiveOf(rr(), undefined, { detail: 'chains jump in a loop' }),
+              undefined,
+              'chains jump in a loop',
+            ),
+          ];
         }
         // A goto replaces the current frame: when the target chain ends, the walk returns to our caller (or, from a
         // base chain, falls to its policy).
@@ -412,7 +484,7 @@ export function simulate(ruleset: Ruleset, packet: Packet, path: Path, env: Node
       }
       case 'unknown':
         endChain('uncertain');
-        return [finish(s, 'uncertain', decisiveOf(rr, undefined, { detail: flow.why }), undefined, flow.why)];
+        return [finish(s, 'uncertain', decisiveOf(rr(), undefined, { detail: flow.why }), undefined, flow.why)];
       default:
         return [];
     }

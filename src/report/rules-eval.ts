@@ -22,7 +22,13 @@ function branchJson(b: Branch) {
     verdict: b.verdict,
     decisive: b.decisive,
     ...(b.reject ? { reject: b.reject } : {}),
-    choices: b.choices.map((c) => ({ table: c.rule.table, chain: c.rule.chain, index: c.rule.index, taken: c.taken, why: c.why })),
+    choices: b.choices.map((c) => ({
+      table: c.rule.table,
+      chain: c.rule.chain,
+      index: c.rule.index,
+      taken: c.taken,
+      why: c.why,
+    })),
     matched: b.matched,
     rewrites: b.rewrites,
     packet: packetJson(b.packet),
@@ -38,14 +44,17 @@ export function evalResultJson(r: EvalResult) {
     matched: r.matched,
     rewrites: r.rewrites,
     ...(r.branches.length > 1 ? { branches: r.branches.map(branchJson) } : {}),
-    ...(r.verdict === 'uncertain' && r.branches[0]?.uncertainWhy ? { uncertain: r.branches.find((b) => b.uncertainWhy)?.uncertainWhy } : {}),
+    ...(r.verdict === 'uncertain' && r.branches[0]?.uncertainWhy
+      ? { uncertain: r.branches.find((b) => b.uncertainWhy)?.uncertainWhy }
+      : {}),
   };
 }
 
 export function decisiveText(d: Decisive | null): string {
   if (!d) return 'nothing decided';
   if (d.kind === 'rule') return `${d.table}/${d.chain} #${d.index}  ${d.text ?? ''}`;
-  if (d.kind === 'policy') return d.chain ? `${d.table}/${d.chain} policy ${d.policy}` : (d.detail ?? `policy ${d.policy}`);
+  if (d.kind === 'policy')
+    return d.chain ? `${d.table}/${d.chain} policy ${d.policy}` : (d.detail ?? `policy ${d.policy}`);
   return `${d.kind}: ${d.text ?? d.detail ?? ''}`;
 }
 
@@ -57,9 +66,12 @@ export function formatEvalText(r: EvalResult, pkt: Packet, path: Path, tty: bool
   const s = style(tty);
   const out: string[] = [];
   const flow = `${protocolName(pkt.proto)} ${formatIp(pkt.src)}${pkt.sport !== undefined ? `:${pkt.sport}` : ''} → ${formatIp(pkt.dst)}${pkt.dport !== undefined ? `:${pkt.dport}` : ''}`;
-  const where = [pkt.in ? `in ${pkt.in}` : '', pkt.out ? `out ${pkt.out}` : '', pkt.state.toUpperCase()].filter(Boolean).join(', ');
+  const where = [pkt.in ? `in ${pkt.in}` : '', pkt.out ? `out ${pkt.out}` : '', pkt.state.toUpperCase()]
+    .filter(Boolean)
+    .join(', ');
   const colour = r.verdict === 'accept' ? s.green : r.verdict === 'uncertain' ? s.yellow : s.red;
-  const verdict = r.verdict.toUpperCase() + (r.reject ? ` (${r.reject.with}: the client sees ${r.reject.clientSees})` : '');
+  const verdict =
+    r.verdict.toUpperCase() + (r.reject ? ` (${r.reject.with}: the client sees ${r.reject.clientSees})` : '');
   out.push(`${colour(s.bold(verdict))}  ${flow}  [${path}; ${where}]`);
   const one = r.branches.length === 1 ? r.branches[0] : undefined;
   const d = r.decisive;
@@ -79,9 +91,13 @@ export function formatEvalText(r: EvalResult, pkt: Packet, path: Path, tty: bool
     out.push(`  ${r.branches.length} branches (the kernel chooses at random among them):`);
     r.branches.forEach((b, i) => {
       const c = b.verdict === 'accept' ? s.green : b.verdict === 'uncertain' ? s.yellow : s.red;
-      const via = b.choices.filter((x) => x.taken === true || typeof x.taken === 'string').map((x) => `${x.rule.chain} #${x.rule.index}`);
+      const via = b.choices
+        .filter((x) => x.taken === true || typeof x.taken === 'string')
+        .map((x) => `${x.rule.chain} #${x.rule.index}`);
       const dn = b.rewrites.find((w) => w.kind === 'dnat');
-      out.push(`    ${i + 1}. ${c(b.verdict.toUpperCase())}  ${decisiveText(b.decisive)}${dn ? `  (${dn.detail})` : ''}${via.length ? s.dim(`  via ${via.join(', ')}`) : ''}`);
+      out.push(
+        `    ${i + 1}. ${c(b.verdict.toUpperCase())}  ${decisiveText(b.decisive)}${dn ? `  (${dn.detail})` : ''}${via.length ? s.dim(`  via ${via.join(', ')}`) : ''}`,
+      );
     });
   }
   return `${out.join('\n')}\n`;

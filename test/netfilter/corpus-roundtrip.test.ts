@@ -7,24 +7,28 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseIptablesSave } from '../../src/parse/iptables-save.js';
 import type { Table } from '../../src/netfilter/model.js';
-import { corpusDir } from '../support/paths.js';
+import { parseIptablesSave } from '../../src/parse/iptables-save.js';
 import { needsRoot, nsRun, withNetns } from '../support/netns.js';
+import { corpusDir } from '../support/paths.js';
 
 function model(tables: Table[]): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const t of tables)
-    for (const c of t.chains.values()) out.set(`${t.name}/${c.name}`, [`policy ${c.policy ?? '-'}`, ...c.rules.map((r) => r.canonical)]);
+    for (const c of t.chains.values())
+      out.set(`${t.name}/${c.name}`, [`policy ${c.policy ?? '-'}`, ...c.rules.map((r) => r.canonical)]);
   return out;
 }
 
 /** Sets the dump refers to, created empty so that iptables-restore can resolve `-m set`. */
 function ipsetScript(text: string, family: 4 | 6): string {
   const sets = new Map<string, number>();
-  for (const m of text.matchAll(/--match-set (\S+) (\S+)/g)) sets.set(m[1] as string, (m[2] as string).split(',').length);
+  for (const m of text.matchAll(/--match-set (\S+) (\S+)/g))
+    sets.set(m[1] as string, (m[2] as string).split(',').length);
   const types = ['hash:ip', 'hash:ip', 'hash:net,net', 'hash:ip,port,ip'];
-  return [...sets].map(([name, dims]) => `create ${name} ${types[dims]} family ${family === 4 ? 'inet' : 'inet6'}`).join('\n');
+  return [...sets]
+    .map(([name, dims]) => `create ${name} ${types[dims]} family ${family === 4 ? 'inet' : 'inet6'}`)
+    .join('\n');
 }
 
 const files = readdirSync(corpusDir).filter((f) => !f.endsWith('.md') && !f.startsWith('LICENSE'));
@@ -51,7 +55,10 @@ for (const backend of ['nft', 'legacy'] as const) {
             ours.issues.some((i) => i.line === line),
             `${f}: the kernel refuses line ${line}, netdoctor reports ${JSON.stringify(ours.issues)}`,
           );
-          assert.ok(ours.tables.some((tb) => [...tb.chains.values()].some((c) => c.rules.length > 1)), `${f}: rest not parsed`);
+          assert.ok(
+            ours.tables.some((tb) => [...tb.chains.values()].some((c) => c.rules.length > 1)),
+            `${f}: rest not parsed`,
+          );
           return;
         }
         const saved = nsRun(ns, `ip${v6 ? '6' : ''}tables-${backend}-save`, []);
@@ -62,7 +69,9 @@ for (const backend of ['nft', 'legacy'] as const) {
         const b = model(theirs.tables);
         for (const [key, rules] of b) {
           // iptables-save lists the built-in tables it touched; a table the file did not name shows up empty.
-          const mine = a.get(key) ?? [`policy ${key.endsWith('PREROUTING') || key.endsWith('INPUT') || key.endsWith('FORWARD') || key.endsWith('OUTPUT') || key.endsWith('POSTROUTING') ? 'ACCEPT' : '-'}`];
+          const mine = a.get(key) ?? [
+            `policy ${key.endsWith('PREROUTING') || key.endsWith('INPUT') || key.endsWith('FORWARD') || key.endsWith('OUTPUT') || key.endsWith('POSTROUTING') ? 'ACCEPT' : '-'}`,
+          ];
           assert.deepEqual(mine, rules, `${f}: ${key} differs from what the kernel holds`);
           rulesCompared += rules.length - 1;
         }

@@ -41,15 +41,46 @@ interface Row {
   check?: (r: ReturnType<typeof simulate>) => void;
 }
 
-const tcp = (dport: number, extra: Partial<PacketQuestion> = {}): PacketQuestion => ({ proto: 'tcp', src: '10.0.0.1', dst: '10.0.0.2', dport, in: 'eth0', ...extra });
+const tcp = (dport: number, extra: Partial<PacketQuestion> = {}): PacketQuestion => ({
+  proto: 'tcp',
+  src: '10.0.0.1',
+  dst: '10.0.0.2',
+  dport,
+  in: 'eth0',
+  ...extra,
+});
 
 const rows: Row[] = [
-  { name: 'policy drop', rules: { filter: [':INPUT DROP [0:0]'] }, pkt: tcp(80), verdict: 'drop', decisive: 'filter/INPUT policy DROP' },
-  { name: 'accept by rule', rules: { filter: [':INPUT DROP [0:0]', '-A INPUT -p tcp -m tcp --dport 80 -j ACCEPT'] }, pkt: tcp(80), verdict: 'accept', decisive: 'filter/INPUT #1' },
-  { name: 'port boundary', rules: { filter: [':INPUT DROP [0:0]', '-A INPUT -p tcp -m tcp --dport 80:90 -j ACCEPT'] }, pkt: tcp(91), verdict: 'drop', decisive: 'filter/INPUT policy DROP' },
+  {
+    name: 'policy drop',
+    rules: { filter: [':INPUT DROP [0:0]'] },
+    pkt: tcp(80),
+    verdict: 'drop',
+    decisive: 'filter/INPUT policy DROP',
+  },
+  {
+    name: 'accept by rule',
+    rules: { filter: [':INPUT DROP [0:0]', '-A INPUT -p tcp -m tcp --dport 80 -j ACCEPT'] },
+    pkt: tcp(80),
+    verdict: 'accept',
+    decisive: 'filter/INPUT #1',
+  },
+  {
+    name: 'port boundary',
+    rules: { filter: [':INPUT DROP [0:0]', '-A INPUT -p tcp -m tcp --dport 80:90 -j ACCEPT'] },
+    pkt: tcp(91),
+    verdict: 'drop',
+    decisive: 'filter/INPUT policy DROP',
+  },
   {
     name: 'seed 000: tcp 8472 accept, udp 8472 rejected',
-    rules: { filter: ['-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT', '-A INPUT -p tcp -m conntrack --ctstate NEW -m tcp --dport 8472 -j ACCEPT', '-A INPUT -j REJECT --reject-with icmp-host-prohibited'] },
+    rules: {
+      filter: [
+        '-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
+        '-A INPUT -p tcp -m conntrack --ctstate NEW -m tcp --dport 8472 -j ACCEPT',
+        '-A INPUT -j REJECT --reject-with icmp-host-prohibited',
+      ],
+    },
     pkt: { proto: 'udp', src: '10.0.0.1', dst: '10.0.0.2', dport: 8472, in: 'eth0' },
     verdict: 'reject',
     decisive: 'filter/INPUT #3',
@@ -71,14 +102,34 @@ const rows: Row[] = [
   },
   {
     name: 'user chain, RETURN, then policy',
-    rules: { filter: [':INPUT DROP [0:0]', ':X - [0:0]', '-A INPUT -j X', '-A INPUT -p udp -j ACCEPT', '-A X -p tcp -j RETURN', '-A X -j ACCEPT'] },
+    rules: {
+      filter: [
+        ':INPUT DROP [0:0]',
+        ':X - [0:0]',
+        '-A INPUT -j X',
+        '-A INPUT -p udp -j ACCEPT',
+        '-A X -p tcp -j RETURN',
+        '-A X -j ACCEPT',
+      ],
+    },
     pkt: tcp(80),
     verdict: 'drop',
     decisive: 'filter/INPUT policy DROP',
   },
   {
     name: 'goto does not come back',
-    rules: { filter: [':INPUT ACCEPT [0:0]', ':A - [0:0]', ':B - [0:0]', '-A INPUT -j A', '-A INPUT -j DROP', '-A A -g B', '-A A -j DROP', '-A B -p udp -j DROP'] },
+    rules: {
+      filter: [
+        ':INPUT ACCEPT [0:0]',
+        ':A - [0:0]',
+        ':B - [0:0]',
+        '-A INPUT -j A',
+        '-A INPUT -j DROP',
+        '-A A -g B',
+        '-A A -j DROP',
+        '-A B -p udp -j DROP',
+      ],
+    },
     pkt: tcp(80),
     // B falls off: back to INPUT after `-j A` (rule 2 drops) — a goto skips the rest of A.
     verdict: 'drop',
@@ -86,7 +137,9 @@ const rows: Row[] = [
   },
   {
     name: 'goto from a base chain falls to its policy',
-    rules: { filter: [':INPUT DROP [0:0]', ':B - [0:0]', '-A INPUT -g B', '-A INPUT -j ACCEPT', '-A B -p udp -j ACCEPT'] },
+    rules: {
+      filter: [':INPUT DROP [0:0]', ':B - [0:0]', '-A INPUT -g B', '-A INPUT -j ACCEPT', '-A B -p udp -j ACCEPT'],
+    },
     pkt: tcp(80),
     verdict: 'drop',
     decisive: 'filter/INPUT policy DROP',
@@ -101,14 +154,20 @@ const rows: Row[] = [
   },
   {
     name: 'mark set in mangle, matched in filter',
-    rules: { mangle: ['-A PREROUTING -p tcp -j MARK --set-xmark 0x4000/0x4000'], filter: [':INPUT DROP [0:0]', '-A INPUT -m mark --mark 0x4000/0x4000 -j ACCEPT'] },
+    rules: {
+      mangle: ['-A PREROUTING -p tcp -j MARK --set-xmark 0x4000/0x4000'],
+      filter: [':INPUT DROP [0:0]', '-A INPUT -m mark --mark 0x4000/0x4000 -j ACCEPT'],
+    },
     pkt: tcp(80),
     verdict: 'accept',
     decisive: 'filter/INPUT #1',
   },
   {
     name: 'connmark is not the packet mark',
-    rules: { mangle: ['-A PREROUTING -p tcp -j MARK --set-xmark 0x4000/0x4000'], filter: [':INPUT DROP [0:0]', '-A INPUT -m connmark --mark 0x4000/0x4000 -j ACCEPT'] },
+    rules: {
+      mangle: ['-A PREROUTING -p tcp -j MARK --set-xmark 0x4000/0x4000'],
+      filter: [':INPUT DROP [0:0]', '-A INPUT -m connmark --mark 0x4000/0x4000 -j ACCEPT'],
+    },
     pkt: tcp(80),
     verdict: 'drop',
   },
@@ -126,7 +185,10 @@ const rows: Row[] = [
   },
   {
     name: 'nat is skipped for established packets',
-    rules: { nat: ['-A PREROUTING -j DNAT --to-destination 10.9.9.9'], filter: [':INPUT DROP [0:0]', '-A INPUT -d 10.0.0.2/32 -j ACCEPT'] },
+    rules: {
+      nat: ['-A PREROUTING -j DNAT --to-destination 10.9.9.9'],
+      filter: [':INPUT DROP [0:0]', '-A INPUT -d 10.0.0.2/32 -j ACCEPT'],
+    },
     pkt: { ...tcp(80), state: 'established' },
     verdict: 'accept',
   },
@@ -188,7 +250,10 @@ const rows: Row[] = [
   },
   {
     name: 'output path: OUTPUT then POSTROUTING',
-    rules: { filter: [':OUTPUT DROP [0:0]', '-A OUTPUT -o eth0 -p udp -m udp --dport 53 -j ACCEPT'], nat: ['-A POSTROUTING -o eth0 -j MASQUERADE'] },
+    rules: {
+      filter: [':OUTPUT DROP [0:0]', '-A OUTPUT -o eth0 -p udp -m udp --dport 53 -j ACCEPT'],
+      nat: ['-A POSTROUTING -o eth0 -j MASQUERADE'],
+    },
     path: 'output',
     pkt: { proto: 'udp', src: '10.0.0.2', dst: '198.51.100.53', dport: 53, out: 'eth0' },
     verdict: 'accept',
@@ -210,13 +275,21 @@ const rows: Row[] = [
   },
   {
     name: 'tcp flags: a NEW packet is a SYN',
-    rules: { filter: [':INPUT ACCEPT [0:0]', '-A INPUT -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack --ctstate NEW -j DROP'] },
+    rules: {
+      filter: [
+        ':INPUT ACCEPT [0:0]',
+        '-A INPUT -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack --ctstate NEW -j DROP',
+      ],
+    },
     pkt: tcp(80),
     verdict: 'accept',
   },
   {
     name: 'raw NOTRACK makes the packet untracked',
-    rules: { raw: ['-A PREROUTING -p udp -j CT --notrack'], filter: [':INPUT DROP [0:0]', '-A INPUT -m conntrack --ctstate UNTRACKED -j ACCEPT'] },
+    rules: {
+      raw: ['-A PREROUTING -p udp -j CT --notrack'],
+      filter: [':INPUT DROP [0:0]', '-A INPUT -m conntrack --ctstate UNTRACKED -j ACCEPT'],
+    },
     pkt: { proto: 'udp', src: '10.0.0.1', dst: '10.0.0.2', dport: 53, in: 'eth0' },
     verdict: 'accept',
   },
@@ -232,7 +305,8 @@ for (const row of rows) {
     assert.equal(r.verdict, row.verdict);
     if (row.decisive) {
       const d = r.decisive;
-      const text = d?.kind === 'rule' ? `${d.table}/${d.chain} #${d.index}` : `${d?.table}/${d?.chain} policy ${d?.policy}`;
+      const text =
+        d?.kind === 'rule' ? `${d.table}/${d.chain} #${d.index}` : `${d?.table}/${d?.chain} policy ${d?.policy}`;
       assert.equal(text, row.decisive);
     }
     if (row.branches !== undefined) assert.equal(r.branches.length, row.branches);

@@ -12,7 +12,10 @@ function flat(tables: Table[]): string[] {
   const out: string[] = [];
   for (const t of tables)
     for (const c of t.chains.values())
-      for (const r of c.rules) out.push(`${t.name}/${c.name} #${r.index} line ${r.source.line} [${r.exactDst ?? ''}] ${r.canonical} | ${r.text}`);
+      for (const r of c.rules)
+        out.push(
+          `${t.name}/${c.name} #${r.index} line ${r.source.line} [${r.exactDst ?? ''}] ${r.canonical} | ${r.text}`,
+        );
   return out;
 }
 
@@ -21,7 +24,18 @@ const inputs: [string, string][] = readdirSync(corpusDir)
   .map((f) => [f, readFileSync(join(corpusDir, f), 'utf8')]);
 inputs.push([
   'kube-proxy 300x3',
-  kubeProxyIptablesSave({ services: 300, endpointsPerService: 3, nodeIP: '10.0.0.12', clusterCIDR: '10.244.0.0/16', serviceCIDR: '10.96.0.0/12', nodePorts: 50, noEndpointServices: 5, externalTrafficPolicyLocal: 5, sessionAffinity: 5, seed: 7 }).text,
+  kubeProxyIptablesSave({
+    services: 300,
+    endpointsPerService: 3,
+    nodeIP: '10.0.0.12',
+    clusterCIDR: '10.244.0.0/16',
+    serviceCIDR: '10.96.0.0/12',
+    nodePorts: 50,
+    noEndpointServices: 5,
+    externalTrafficPolicyLocal: 5,
+    sessionAffinity: 5,
+    seed: 7,
+  }).text,
 ]);
 
 for (const [name, text] of inputs) {

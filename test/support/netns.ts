@@ -23,7 +23,8 @@ export function isRoot(): boolean {
  */
 export function needsRoot(t: TestContext): boolean {
   if (isRoot()) return true;
-  if (process.env.CI === 'true') throw new Error('this test needs root and network namespaces, and CI must provide them');
+  if (process.env.CI === 'true')
+    throw new Error('this test needs root and network namespaces, and CI must provide them');
   t.skip('needs root and network namespaces');
   return false;
 }

@@ -28,15 +28,25 @@ interface EvalFlags {
 }
 
 export function registerRules(program: Command): void {
-  const rules = program.command('rules').description('questions about one node\'s netfilter rules, from rule dumps');
+  const rules = program.command('rules').description("questions about one node's netfilter rules, from rule dumps");
   rules
     .command('eval')
     .description(
       'Say what the kernel does with one packet: walk it through every table and base chain of its path\n' +
         '(iptables-nft, iptables-legacy and native nftables together) and name the rule or policy that decides.',
     )
-    .argument('<file...>', 'iptables-save / ip6tables-save output, `nft -j list ruleset` output and `ipset save` output, in any mix')
-    .addOption(new Option('--path <path>', 'input: PREROUTING then INPUT; forward: PREROUTING, FORWARD, POSTROUTING; output: OUTPUT then POSTROUTING').choices(PATHS).default('input'))
+    .argument(
+      '<file...>',
+      'iptables-save / ip6tables-save output, `nft -j list ruleset` output and `ipset save` output, in any mix',
+    )
+    .addOption(
+      new Option(
+        '--path <path>',
+        'input: PREROUTING then INPUT; forward: PREROUTING, FORWARD, POSTROUTING; output: OUTPUT then POSTROUTING',
+      )
+        .choices(PATHS)
+        .default('input'),
+    )
     .option('--proto <proto>', 'tcp, udp, icmp or a protocol number', 'tcp')
     .option('--src <addr>', 'source address')
     .option('--sport <port>', 'source port (default: an ephemeral one)')
@@ -44,11 +54,21 @@ export function registerRules(program: Command): void {
     .option('--dport <port>', 'destination port (tcp/udp)')
     .option('--in <iface>', 'incoming interface (input and forward paths)')
     .option('--out <iface>', 'outgoing interface (forward and output paths)')
-    .addOption(new Option('--state <state>', 'conntrack state of the packet').choices(['new', 'established', 'related', 'invalid', 'untracked']).default('new'))
+    .addOption(
+      new Option('--state <state>', 'conntrack state of the packet')
+        .choices(['new', 'established', 'related', 'invalid', 'untracked'])
+        .default('new'),
+    )
     .option('--mark <mark>', 'packet mark on arrival, e.g. 0x4000')
-    .option('--local <addrs>', "the node's own addresses, comma-separated (for `addrtype LOCAL`, `fib daddr type local`)")
+    .option(
+      '--local <addrs>',
+      "the node's own addresses, comma-separated (for `addrtype LOCAL`, `fib daddr type local`)",
+    )
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .option('--packets <file>', 'one packet per line as JSON ({"path","proto","src","sport","dst","dport","in","out","state","mark"}); prints one JSON result per line')
+    .option(
+      '--packets <file>',
+      'one packet per line as JSON ({"path","proto","src","sport","dst","dport","in","out","state","mark"}); prints one JSON result per line',
+    )
     .addHelpText(
       'after',
       `

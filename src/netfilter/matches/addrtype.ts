@@ -4,7 +4,20 @@ import { formatIp } from '../../core/ip.js';
 import type { MatchResult, NodeEnv, Packet } from '../model.js';
 import { allOf, defineMatch, MatchError, single, unknownChoice } from './define.js';
 
-const TYPES = ['UNSPEC', 'UNICAST', 'LOCAL', 'BROADCAST', 'ANYCAST', 'MULTICAST', 'BLACKHOLE', 'UNREACHABLE', 'PROHIBIT', 'THROW', 'NAT', 'XRESOLVE'];
+const TYPES = [
+  'UNSPEC',
+  'UNICAST',
+  'LOCAL',
+  'BROADCAST',
+  'ANYCAST',
+  'MULTICAST',
+  'BLACKHOLE',
+  'UNREACHABLE',
+  'PROHIBIT',
+  'THROW',
+  'NAT',
+  'XRESOLVE',
+];
 
 /** The kernel's route type of an address on this node, or undefined when the node's addresses are not known. */
 export function addressType(ip: Ip, env: NodeEnv): string | undefined {
@@ -43,7 +56,8 @@ export default defineMatch({
       tests.push((pkt, env) => {
         if (limited) return unknownChoice('addrtype --limit-iface needs per-interface routes');
         const t = addressType(pkt[field], env);
-        if (t === undefined) return unknownChoice(`whether ${formatIp(pkt[field])} is local is not known (give the node's addresses)`);
+        if (t === undefined)
+          return unknownChoice(`whether ${formatIp(pkt[field])} is local is not known (give the node's addresses)`);
         return types.includes(t) !== neg;
       });
       canon.push(`${neg ? '! ' : ''}--${o.name} ${TYPES.filter((t) => types.includes(t)).join(',')}`);

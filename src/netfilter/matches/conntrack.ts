@@ -10,7 +10,8 @@ const STATES = ['INVALID', 'NEW', 'ESTABLISHED', 'RELATED', 'UNTRACKED', 'SNAT',
 /** Does the packet's conntrack state satisfy one of the listed states? */
 export function ctStateTest(states: string[]): (pkt: Packet) => boolean {
   const want = new Set(states.map((s) => s.toUpperCase()));
-  for (const s of want) if (!(STATES as readonly string[]).includes(s)) throw new MatchError(`unknown conntrack state "${s}"`);
+  for (const s of want)
+    if (!(STATES as readonly string[]).includes(s)) throw new MatchError(`unknown conntrack state "${s}"`);
   return (pkt) => {
     const s: CtState = pkt.state;
     if (want.has(s.toUpperCase())) return true;
@@ -27,7 +28,21 @@ export function ctStateCanonical(states: string[]): string {
 
 export default defineMatch({
   name: 'conntrack',
-  options: ['ctstate', 'ctproto', 'ctorigsrc', 'ctorigdst', 'ctreplsrc', 'ctrepldst', 'ctorigsrcport', 'ctorigdstport', 'ctreplsrcport', 'ctrepldstport', 'ctstatus', 'ctexpire', 'ctdir'],
+  options: [
+    'ctstate',
+    'ctproto',
+    'ctorigsrc',
+    'ctorigdst',
+    'ctreplsrc',
+    'ctrepldst',
+    'ctorigsrcport',
+    'ctorigdstport',
+    'ctreplsrcport',
+    'ctrepldstport',
+    'ctstatus',
+    'ctexpire',
+    'ctdir',
+  ],
   compile(opts) {
     const tests: ((pkt: Packet, env: NodeEnv) => MatchResult)[] = [];
     const canon: string[] = [];
@@ -71,7 +86,11 @@ export default defineMatch({
           const d = v.toUpperCase();
           if (d !== 'ORIGINAL' && d !== 'REPLY') throw new MatchError(`--ctdir takes ORIGINAL or REPLY, not "${v}"`);
           // A NEW packet travels in the original direction; for later packets we are not told which way they go.
-          tests.push((pkt) => (pkt.state === 'new' ? (d === 'ORIGINAL') !== neg : unknownChoice('the packet\'s conntrack direction is not known')));
+          tests.push((pkt) =>
+            pkt.state === 'new'
+              ? (d === 'ORIGINAL') !== neg
+              : unknownChoice("the packet's conntrack direction is not known"),
+          );
           canon.push(optText(o, [d]));
           break;
         }

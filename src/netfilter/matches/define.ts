@@ -63,7 +63,9 @@ export function optText(o: ParsedOption, values: string[] = o.values): string {
  * AND together the per-option tests of one module. A definite false wins over a choice; the first choice is kept
  * otherwise.
  */
-export function allOf(tests: ((pkt: Packet, env: NodeEnv) => MatchResult)[]): (pkt: Packet, env: NodeEnv) => MatchResult {
+export function allOf(
+  tests: ((pkt: Packet, env: NodeEnv) => MatchResult)[],
+): (pkt: Packet, env: NodeEnv) => MatchResult {
   if (tests.length === 1) return tests[0] as (pkt: Packet, env: NodeEnv) => MatchResult;
   return (pkt, env) => {
     let pending: Choice | undefined;

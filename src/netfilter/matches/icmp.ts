@@ -1,6 +1,6 @@
 /** `-m icmp --icmp-type` and `-m icmp6 --icmpv6-type`: type names, numbers and `type/code`. */
 import type { MatchResult, NodeEnv, Packet } from '../model.js';
-import { allOf, defineMatch, type MatchModule, MatchError, single } from './define.js';
+import { allOf, defineMatch, MatchError, type MatchModule, single } from './define.js';
 
 /** Names iptables accepts, as [type, code] (code -1: any code; type -1: any type). */
 const ICMP: Record<string, [number, number]> = {

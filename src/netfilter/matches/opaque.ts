@@ -14,8 +14,14 @@ function opaque(name: string, kind: 'random' | 'unknown' | 'always', why: string
       const all = [...opts];
       // Defaults the kernel fills in and iptables-save prints, so that both spellings compare equal.
       if (name === 'recent' && !all.some((o) => o.name === 'mask'))
-        all.push({ name: 'mask', negated: false, values: [ctx.family === 4 ? '255.255.255.255' : 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'] });
-      const text = all.map((o) => `${o.negated ? '! ' : ''}--${o.name}${o.values.length ? ` ${o.values.join(' ')}` : ''}`);
+        all.push({
+          name: 'mask',
+          negated: false,
+          values: [ctx.family === 4 ? '255.255.255.255' : 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'],
+        });
+      const text = all.map(
+        (o) => `${o.negated ? '! ' : ''}--${o.name}${o.values.length ? ` ${o.values.join(' ')}` : ''}`,
+      );
       const canonical = `-m ${name} ${text.sort().join(' ')}`.trim();
       return { test: kind === 'always' ? () => true : () => choice, canonical };
     },

@@ -1,6 +1,7 @@
 /** `-m physdev`: bridge ports of a bridged packet. A packet that was not bridged matches only negated tests. */
-import type { Packet } from '../model.js';
+
 import { ifaceMatcher } from '../iface.js';
+import type { Packet } from '../model.js';
 import { defineMatch, MatchError } from './define.js';
 
 export default defineMatch({

@@ -9,7 +9,8 @@ export default defineMatch({
     const o = opts[0];
     if (!o || opts.length !== 1) throw new MatchError('pkttype takes one --pkt-type');
     const want = single(o).toLowerCase();
-    if (!['unicast', 'broadcast', 'multicast', 'host', 'otherhost'].includes(want)) throw new MatchError(`unknown packet type "${want}"`);
+    if (!['unicast', 'broadcast', 'multicast', 'host', 'otherhost'].includes(want))
+      throw new MatchError(`unknown packet type "${want}"`);
     const neg = o.negated;
     return {
       test: (pkt, env) => {

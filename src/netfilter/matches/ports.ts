@@ -42,7 +42,7 @@ const SERVICES: Record<string, number> = {
   mysql: 3306,
   'ipsec-nat-t': 4500,
   postgresql: 5432,
-  'x11': 6000,
+  x11: 6000,
   'http-alt': 8080,
   webcache: 8080,
 };

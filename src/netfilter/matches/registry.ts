@@ -23,7 +23,27 @@ import udp from './udp.js';
 const modules = new Map<string, MatchModule>();
 /** Modules met in dumps that netdoctor does not know, made once each. */
 const unknown = new Map<string, MatchModule>();
-for (const m of [tcp, udp, icmp, icmp6, multiport, comment, conntrack, state, mark, connmark, statistic, addrtype, set, physdev, iprange, pkttype, policy, length, ...opaqueModules]) {
+for (const m of [
+  tcp,
+  udp,
+  icmp,
+  icmp6,
+  multiport,
+  comment,
+  conntrack,
+  state,
+  mark,
+  connmark,
+  statistic,
+  addrtype,
+  set,
+  physdev,
+  iprange,
+  pkttype,
+  policy,
+  length,
+  ...opaqueModules,
+]) {
   modules.set(m.name, m);
   for (const a of m.aliases ?? []) modules.set(a, m);
 }

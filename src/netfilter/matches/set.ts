@@ -4,7 +4,19 @@ import { allOf, defineMatch, MatchError, unknownChoice } from './define.js';
 
 export default defineMatch({
   name: 'set',
-  options: ['match-set', 'set', 'return-nomatch', 'update-counters', 'update-subcounters', 'packets-eq', 'packets-lt', 'packets-gt', 'bytes-eq', 'bytes-lt', 'bytes-gt'],
+  options: [
+    'match-set',
+    'set',
+    'return-nomatch',
+    'update-counters',
+    'update-subcounters',
+    'packets-eq',
+    'packets-lt',
+    'packets-gt',
+    'bytes-eq',
+    'bytes-lt',
+    'bytes-gt',
+  ],
   compile(opts) {
     const tests: ((pkt: Packet, env: NodeEnv) => MatchResult)[] = [];
     const canon: string[] = [];
@@ -13,7 +25,8 @@ export default defineMatch({
         if (o.values.length !== 2) throw new MatchError('--match-set takes a set name and src/dst flags');
         const [name, flagText] = o.values as [string, string];
         const dims = flagText.split(',') as ('src' | 'dst')[];
-        for (const d of dims) if (d !== 'src' && d !== 'dst') throw new MatchError(`--match-set flag "${d}" is not src or dst`);
+        for (const d of dims)
+          if (d !== 'src' && d !== 'dst') throw new MatchError(`--match-set flag "${d}" is not src or dst`);
         const neg = o.negated;
         tests.push((pkt, env) => {
           const set = env.ipsets?.get(name);

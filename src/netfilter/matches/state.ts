@@ -1,7 +1,8 @@
 /** `-m state --state`: the older spelling of `conntrack --ctstate`. */
-import { allOf, defineMatch, MatchError, single } from './define.js';
-import { ctStateCanonical, ctStateTest } from './conntrack.js';
+
 import type { MatchResult, NodeEnv, Packet } from '../model.js';
+import { ctStateCanonical, ctStateTest } from './conntrack.js';
+import { allOf, defineMatch, MatchError, single } from './define.js';
 
 export default defineMatch({
   name: 'state',
@@ -12,7 +13,8 @@ export default defineMatch({
     for (const o of opts) {
       if (o.name !== 'state') throw new MatchError(`state: unknown option --${o.name}`);
       const states = single(o).split(',');
-      for (const s of states) if (/^[SD]NAT$/i.test(s)) throw new MatchError(`state does not know "${s}" (conntrack does)`);
+      for (const s of states)
+        if (/^[SD]NAT$/i.test(s)) throw new MatchError(`state does not know "${s}" (conntrack does)`);
       const t = ctStateTest(states);
       const neg = o.negated;
       tests.push((pkt) => t(pkt) !== neg);

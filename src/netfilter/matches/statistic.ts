@@ -23,7 +23,10 @@ export default defineMatch({
       const why = `statistic --probability ${single(p)}`;
       const choice = randomChoice(why);
       const test = threshold >= 0x80000000 ? () => !neg : threshold === 0 ? () => neg : () => choice;
-      return { test, canonical: `-m statistic --mode random ${neg ? '! ' : ''}--probability ${(threshold / 0x80000000).toFixed(11)}` };
+      return {
+        test,
+        canonical: `-m statistic --mode random ${neg ? '! ' : ''}--probability ${(threshold / 0x80000000).toFixed(11)}`,
+      };
     }
     if (m === 'nth') {
       const every = get('every');

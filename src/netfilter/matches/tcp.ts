@@ -1,9 +1,20 @@
 /** `-m tcp` (also implied by `-p tcp`): ports, flags, `--syn`. */
 import type { MatchResult, NodeEnv, Packet } from '../model.js';
-import { allOf, defineMatch, MatchError, negate, optText, single, unknownChoice, type ParsedOption } from './define.js';
+import { allOf, defineMatch, MatchError, negate, optText, type ParsedOption, single, unknownChoice } from './define.js';
 import { inRange, parsePortRange, rangeText } from './ports.js';
 
-const FLAGS: Record<string, number> = { FIN: 1, SYN: 2, RST: 4, PSH: 8, ACK: 16, URG: 32, ECE: 64, CWR: 128, ALL: 255, NONE: 0 };
+const FLAGS: Record<string, number> = {
+  FIN: 1,
+  SYN: 2,
+  RST: 4,
+  PSH: 8,
+  ACK: 16,
+  URG: 32,
+  ECE: 64,
+  CWR: 128,
+  ALL: 255,
+  NONE: 0,
+};
 const ORDER = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'];
 
 export function parseTcpFlags(text: string): number {
@@ -26,7 +37,12 @@ type Test = (pkt: Packet, env: NodeEnv) => MatchResult;
 
 /** Port tests shared by tcp, udp, udplite and sctp. */
 export function portTest(o: ParsedOption, proto: number): { test: Test; canonical: string } | undefined {
-  const field = o.name === 'sport' || o.name === 'source-port' ? 'sport' : o.name === 'dport' || o.name === 'destination-port' ? 'dport' : undefined;
+  const field =
+    o.name === 'sport' || o.name === 'source-port'
+      ? 'sport'
+      : o.name === 'dport' || o.name === 'destination-port'
+        ? 'dport'
+        : undefined;
   if (!field) return undefined;
   const range = parsePortRange(single(o));
   const neg = o.negated;

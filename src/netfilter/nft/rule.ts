@@ -23,9 +23,10 @@ export type StatementCache = Map<string, CompiledStmt>;
 
 /**
  * A cache key for a statement: built by hand for the shapes kube-proxy and firewalld repeat most (a match of a
- * header field against a constant, a jump), JSON text for the rest.
+ * header field against a constant, a jump), JSON text for the rest; undefined for statements that are nearly always
+ * unique (verdict maps and NAT name a chain or an address each), which are not worth the key.
  */
-function statementKey(s: unknown): string {
+function statementKey(s: unknown): string | undefined {
   if (typeof s === 'object' && s !== null && !Array.isArray(s)) {
     const o = s as Record<string, unknown>;
     const m = o.match as { op?: unknown; left?: Record<string, unknown>; right?: unknown } | undefined;
@@ -40,6 +41,7 @@ function statementKey(s: unknown): string {
     }
     const jump = (o.jump ?? o.goto) as { target?: unknown } | undefined;
     if (jump && typeof jump.target === 'string') return `${o.jump ? 'j' : 'g'}\u0001${jump.target}`;
+    if ('vmap' in o || 'dnat' in o || 'snat' in o) return undefined;
   }
   return JSON.stringify(s);
 }
@@ -58,11 +60,16 @@ export function compileRule(
   // notrack depends on the chain it sits in: keep the chain's place in the key.
   const where = `${chain.hook ?? ''}/${chain.priority ?? ''}`;
   for (const s of statements) {
-    const key = `${where}\u0000${statementKey(s)}`;
-    let c = cache.get(key);
-    if (!c) {
-      c = compileStatement(s, ctx, chain);
-      cache.set(key, c);
+    const key = statementKey(s);
+    let c: CompiledStmt | undefined;
+    if (key === undefined) c = compileStatement(s, ctx, chain);
+    else {
+      const k = `${where}\u0000${key}`;
+      c = cache.get(k);
+      if (!c) {
+        c = compileStatement(s, ctx, chain);
+        cache.set(k, c);
+      }
     }
     // The index of large chains skips rules by destination: only a match before any action may say which.
     if (c.exactDst !== undefined && !exprs.some((e) => e.kind === 'action')) exactDst ??= c.exactDst;

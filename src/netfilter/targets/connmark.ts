@@ -5,7 +5,18 @@ import { xmark } from './mark.js';
 
 export default defineTarget({
   name: 'CONNMARK',
-  options: ['set-xmark', 'set-mark', 'and-mark', 'or-mark', 'xor-mark', 'save-mark', 'restore-mark', 'nfmask', 'ctmask', 'mask'],
+  options: [
+    'set-xmark',
+    'set-mark',
+    'and-mark',
+    'or-mark',
+    'xor-mark',
+    'save-mark',
+    'restore-mark',
+    'nfmask',
+    'ctmask',
+    'mask',
+  ],
   compile(opts) {
     const mask = (name: string) => {
       const o = opts.find((x) => x.name === name) ?? opts.find((x) => x.name === 'mask');

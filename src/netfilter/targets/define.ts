@@ -3,8 +3,8 @@
  * One family of targets per file; `registry.ts` lists them.
  */
 import type { IpFamily } from '../../core/ip.js';
-import type { Flow, NodeEnv, Packet, Rewrite } from '../model.js';
 import type { ParsedOption } from '../matches/define.js';
+import type { Flow, NodeEnv, Packet, Rewrite } from '../model.js';
 
 export interface TargetContext {
   family: IpFamily;

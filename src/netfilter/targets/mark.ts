@@ -1,6 +1,7 @@
 /** MARK: sets bits of the packet mark (kube-proxy's 0x4000 masquerade mark, Calico's policy bits). */
-import { hex, parseUint32, parseValueMask } from '../matches/define.js';
+
 import type { ParsedOption } from '../matches/define.js';
+import { hex, parseUint32, parseValueMask } from '../matches/define.js';
 import { CONTINUE, defineTarget, TargetError } from './define.js';
 
 /**
@@ -35,7 +36,8 @@ export default defineTarget({
   compile(opts) {
     const o = opts[0];
     const x = o ? xmark(o) : undefined;
-    if (!x || opts.length !== 1) throw new TargetError('MARK takes one of --set-xmark, --set-mark, --and-mark, --or-mark, --xor-mark');
+    if (!x || opts.length !== 1)
+      throw new TargetError('MARK takes one of --set-xmark, --set-mark, --and-mark, --or-mark, --xor-mark');
     const { value, mask } = x;
     return {
       apply(pkt, _env, rewrites) {

@@ -1,7 +1,7 @@
 /** DNAT, SNAT, MASQUERADE, REDIRECT and NETMAP: address rewrites on a connection's first packet; they end the nat chain. */
 import { formatIp, parseIp } from '../../core/ip.js';
 import type { Flow } from '../model.js';
-import { defineTarget, optionsText, type TargetModule, TargetError } from './define.js';
+import { defineTarget, optionsText, TargetError, type TargetModule } from './define.js';
 
 const ACCEPT: Flow = { kind: 'accept' };
 
@@ -97,7 +97,10 @@ const masquerade = defineTarget({
     return {
       apply(pkt, _env, rewrites) {
         pkt.ctSnat = true;
-        rewrites.push({ kind: 'masquerade', detail: `${formatIp(pkt.src)} → the address of ${pkt.out ?? 'the outgoing interface'}` });
+        rewrites.push({
+          kind: 'masquerade',
+          detail: `${formatIp(pkt.src)} → the address of ${pkt.out ?? 'the outgoing interface'}`,
+        });
         return ACCEPT;
       },
       canonical: `-j MASQUERADE ${optionsText(opts)}`.trim(),

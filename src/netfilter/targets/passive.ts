@@ -4,7 +4,30 @@
  */
 import { CONTINUE, defineTarget, optionsText, type TargetModule } from './define.js';
 
-const CONTINUING = ['LOG', 'NFLOG', 'ULOG', 'TRACE', 'AUDIT', 'CLASSIFY', 'TCPMSS', 'DSCP', 'TOS', 'ECN', 'CHECKSUM', 'SET', 'TTL', 'HL', 'TEE', 'IDLETIMER', 'LED', 'SECMARK', 'CONNSECMARK', 'RATEEST', 'TCPOPTSTRIP', 'HMARK'];
+const CONTINUING = [
+  'LOG',
+  'NFLOG',
+  'ULOG',
+  'TRACE',
+  'AUDIT',
+  'CLASSIFY',
+  'TCPMSS',
+  'DSCP',
+  'TOS',
+  'ECN',
+  'CHECKSUM',
+  'SET',
+  'TTL',
+  'HL',
+  'TEE',
+  'IDLETIMER',
+  'LED',
+  'SECMARK',
+  'CONNSECMARK',
+  'RATEEST',
+  'TCPOPTSTRIP',
+  'HMARK',
+];
 const UNDECIDED: Record<string, string> = {
   NFQUEUE: 'a userspace program decides (NFQUEUE)',
   QUEUE: 'a userspace program decides (QUEUE)',

@@ -9,7 +9,8 @@ import reject from './reject.js';
 import { verdictTargets } from './verdicts.js';
 
 const targets = new Map<string, TargetModule>();
-for (const t of [...verdictTargets, reject, mark, connmark, ...natTargets, ...ctTargets, ...passiveTargets]) targets.set(t.name, t);
+for (const t of [...verdictTargets, reject, mark, connmark, ...natTargets, ...ctTargets, ...passiveTargets])
+  targets.set(t.name, t);
 
 export function targetModule(name: string): TargetModule {
   return targets.get(name) ?? unknownTarget(name);
