@@ -390,7 +390,13 @@ export function simulate(
           f.forEach((one, i) => {
             const c = clone(s);
             c.choices.push({ rule: rr, kind: 'random', taken: `branch ${i}`, why: e.name });
-            out.push(...applyFlow(c, one, rule, table, step));
+            if (one.kind === 'continue') {
+              c.exprPos = k + 1;
+              out.push(...run(c));
+              return;
+            }
+            const ended = applyFlow(c, one, rule, table, step);
+            out.push(...(ended.length ? ended : run(c)));
           });
           return out;
         }

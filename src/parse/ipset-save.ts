@@ -90,15 +90,36 @@ export function parseIpsetSave(text: string, file: string): IpsetParseResult {
       const type = parts[2] ?? '';
       const famIdx = parts.indexOf('family');
       const fam = famIdx > 0 ? parts[famIdx + 1] : undefined;
-      sets.set(name, new SavedSet(name, type, fam === 'inet6' ? 6 : type.startsWith('hash') || type.startsWith('bitmap:ip') ? 4 : undefined, lookup));
+      sets.set(
+        name,
+        new SavedSet(
+          name,
+          type,
+          fam === 'inet6' ? 6 : type.startsWith('hash') || type.startsWith('bitmap:ip') ? 4 : undefined,
+          lookup,
+        ),
+      );
     } else if (verb === 'add' && name) {
       const set = sets.get(name);
       if (!set) {
-        issues.push({ file, line: i + 1, severity: 'error', message: `add to set ${name}, which was not created`, text: line });
+        issues.push({
+          file,
+          line: i + 1,
+          severity: 'error',
+          message: `add to set ${name}, which was not created`,
+          text: line,
+        });
         return;
       }
       const member = parseMember(set.type, parts[2] ?? '', parts.includes('nomatch'));
-      if (!member) issues.push({ file, line: i + 1, severity: 'warning', message: `member "${parts[2]}" of ${set.type} set ${name} not understood`, text: line });
+      if (!member)
+        issues.push({
+          file,
+          line: i + 1,
+          severity: 'warning',
+          message: `member "${parts[2]}" of ${set.type} set ${name} not understood`,
+          text: line,
+        });
       else set.members.push(member);
     } else issues.push({ file, line: i + 1, severity: 'warning', message: `unknown ipset line`, text: line });
   });

@@ -3,10 +3,9 @@
  * mix) into one ruleset and the ipsets its rules refer to.
  */
 import type { ParseIssue } from '../core/errors.js';
-import type { IpSet, Ruleset } from '../netfilter/model.js';
-import type { Backend } from '../netfilter/model.js';
-import { parseIptablesSave } from './iptables-save.js';
+import type { Backend, IpSet, Ruleset } from '../netfilter/model.js';
 import { parseIpsetSave } from './ipset-save.js';
+import { parseIptablesSave } from './iptables-save.js';
 import { parseNftJson } from './nft-json.js';
 
 export interface RulesInput {
