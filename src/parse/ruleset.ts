@@ -34,6 +34,8 @@ export function loadRules(inputs: RulesInput[]): LoadedRules {
   const ruleset: Ruleset = { tables: [], issues: [], files: [] };
   const ipsets = new Map<string, IpSet>();
   const issues: ParseIssue[] = ruleset.issues;
+  let skipped: { file: string; tables: string[] } | undefined;
+  let sawIptables = false;
   for (const input of inputs) {
     ruleset.files.push(input.name);
     const kind = input.kind ?? sniffKind(input.text);
@@ -41,11 +43,13 @@ export function loadRules(inputs: RulesInput[]): LoadedRules {
       const r = parseNftJson(input.text, input.name);
       ruleset.tables.push(...r.tables);
       issues.push(...r.issues);
+      if (r.skippedIptablesNft.length) skipped = { file: input.name, tables: r.skippedIptablesNft };
     } else if (kind === 'ipset-save') {
       const r = parseIpsetSave(input.text, input.name);
       for (const [k, v] of r.sets) ipsets.set(k, v);
       issues.push(...r.issues);
     } else {
+      sawIptables = true;
       const r = parseIptablesSave(input.text, {
         file: input.name,
         ...(input.backend ? { backend: input.backend } : {}),
@@ -55,5 +59,12 @@ export function loadRules(inputs: RulesInput[]): LoadedRules {
       issues.push(...r.issues);
     }
   }
+  if (skipped && !sawIptables)
+    issues.push({
+      file: skipped.file,
+      line: 1,
+      severity: 'warning',
+      message: `the nft dump holds iptables-nft tables (${skipped.tables.join(', ')}) that are read from iptables-save output, and none was given: those rules are left out`,
+    });
   return { ruleset, ipsets };
 }

@@ -48,7 +48,7 @@ export function lastAddress(p: Prefix): number {
 }
 
 export function contains(p: Prefix, ip: number): boolean {
-  return ((ip & maskOf(p.prefix)) >>> 0) === p.network;
+  return (ip & maskOf(p.prefix)) >>> 0 === p.network;
 }
 
 /** The n-th sub-prefix of length `len` inside `p`. */

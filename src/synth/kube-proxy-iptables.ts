@@ -6,11 +6,7 @@
  * saving it again gives the same rules back.
  */
 
-import {
-  endpointChainName,
-  serviceChainName,
-  statisticProbability,
-} from './kube-hash.js';
+import { endpointChainName, serviceChainName, statisticProbability } from './kube-hash.js';
 import { buildCluster, type ClusterModel, type ClusterOptions, type ServiceModel } from './kube-services.js';
 import { type Backend, comment, SaveDocument, type SaveTable } from './save-writer.js';
 
@@ -56,11 +52,27 @@ export function kubeProxyIptablesSave(opts: KubeProxyIptablesOptions): KubeProxy
   return { ...model, text, chains };
 }
 
+export type KubeProxyRenderOptions = Omit<KubeProxyIptablesOptions, keyof ClusterOptions> & { seed?: number };
+
 /** Renders an existing cluster model (e.g. one shared with the nftables-mode generator). */
 export function renderKubeProxyIptables(
   model: ClusterModel,
-  opts: Omit<KubeProxyIptablesOptions, keyof ClusterOptions> & { seed?: number } = {},
+  opts: KubeProxyRenderOptions = {},
 ): { text: string; chains: ServiceChains[] } {
+  const doc = new SaveDocument();
+  const chains = addKubeProxyIptables(doc, model, opts);
+  return { text: doc.render({ backend: opts.backend, seed: opts.seed }), chains };
+}
+
+/**
+ * Writes kube-proxy's rules into `doc`, so they can be stacked with other shapes (flannel, a host firewall) into one
+ * node's ruleset. Call it first: kube-proxy's jumps sit at the top of the built-in chains.
+ */
+export function addKubeProxyIptables(
+  doc: SaveDocument,
+  model: ClusterModel,
+  opts: KubeProxyRenderOptions = {},
+): ServiceChains[] {
   const mark = (1 << (opts.masqueradeBit ?? 14)) >>> 0;
   const markHex = `0x${mark.toString(16)}`;
   const markMask = `${markHex}/${markHex}`;
@@ -69,7 +81,6 @@ export function renderKubeProxyIptables(
   const largeCluster =
     opts.largeClusterMode === 'auto' ? totalEndpoints > LARGE_CLUSTER_ENDPOINTS : opts.largeClusterMode === true;
 
-  const doc = new SaveDocument();
   const mangle = doc.table('mangle');
   const filter = doc.table('filter');
   const nat = doc.table('nat');
@@ -133,7 +144,7 @@ export function renderKubeProxyIptables(
     `${comment('kubernetes forwarding conntrack rule')} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
   );
 
-  return { text: doc.render({ backend: opts.backend, seed: opts.seed }), chains };
+  return chains;
 }
 
 function writeService(
@@ -159,6 +170,7 @@ function writeService(
   const usesSvl = etpLocal && localIdx.length > 0;
   const dportMatch = (port: number) => `-m ${proto} --dport ${port}`;
   const dst = `-d ${svc.clusterIP}/32 -p ${proto}`;
+  const clusterIPComment = comment(`${spn} cluster IP`);
 
   let externalFilter: { target: string; comment: string } | undefined;
   if (!hasEndpoints) {
@@ -169,7 +181,7 @@ function writeService(
     );
     externalFilter = { target: 'REJECT --reject-with icmp-port-unreachable', comment: c };
   } else {
-    nat.add('KUBE-SERVICES', `${dst} ${comment(`${spn} cluster IP`)} ${dportMatch(svc.port)} -j ${svcChain}`);
+    nat.add('KUBE-SERVICES', `${dst} ${clusterIPComment} ${dportMatch(svc.port)} -j ${svcChain}`);
     if (!hasExternalEndpoints) externalFilter = { target: 'DROP', comment: `${spn} has no local endpoints` };
   }
 
@@ -193,10 +205,7 @@ function writeService(
   if (!hasEndpoints) return result;
 
   // Internal traffic: masquerade what does not come from a pod, then pick an endpoint.
-  nat.add(
-    svcChain,
-    `! -s ${model.clusterCIDR} ${dst} ${comment(`${spn} cluster IP`)} ${dportMatch(svc.port)} -j KUBE-MARK-MASQ`,
-  );
+  nat.add(svcChain, `! -s ${model.clusterCIDR} ${dst} ${clusterIPComment} ${dportMatch(svc.port)} -j KUBE-MARK-MASQ`);
 
   if (usesExt) {
     nat.chain(extChain);
@@ -223,11 +232,12 @@ function writeService(
   writeEndpointDispatch(nat, svcChain, svc, sepChains, allIdx, largeCluster);
   if (usesSvl) writeEndpointDispatch(nat, svlChain, svc, sepChains, localIdx, largeCluster);
 
+  const c = largeCluster ? '' : `${comment(spn)} `;
   svc.endpoints.forEach((ep, i) => {
     const sep = sepChains[i] as string;
-    const c = largeCluster ? '' : `${comment(spn)} `;
     nat.add(sep, `-s ${ep.ip}/32 ${c}-j KUBE-MARK-MASQ`);
-    const recent = svc.sessionAffinity === 'ClientIP' ? `-m recent --set --name ${sep} --mask 255.255.255.255 --rsource ` : '';
+    const recent =
+      svc.sessionAffinity === 'ClientIP' ? `-m recent --set --name ${sep} --mask 255.255.255.255 --rsource ` : '';
     nat.add(sep, `-p ${proto} ${c}${recent}-m ${proto} -j DNAT --to-destination ${ep.ip}:${ep.port}`);
   });
   return result;

@@ -80,7 +80,20 @@ const NAMESPACES = [
   'ingress-nginx',
   'cert-manager',
 ];
-const NAME_A = ['api', 'web', 'user', 'order', 'cart', 'auth', 'billing', 'search', 'catalog', 'media', 'report', 'edge'];
+const NAME_A = [
+  'api',
+  'web',
+  'user',
+  'order',
+  'cart',
+  'auth',
+  'billing',
+  'search',
+  'catalog',
+  'media',
+  'report',
+  'edge',
+];
 const NAME_B = ['gateway', 'service', 'backend', 'frontend', 'worker', 'store', 'cache', 'db', 'proxy', 'svc', 'app'];
 const TCP_PORTS: readonly (readonly [number, string, number])[] = [
   [80, 'http', 8080],
@@ -189,7 +202,8 @@ export function buildCluster(opts: ClusterOptions): ClusterModel {
   reserve(svcFirst + 1);
   reserve(svcFirst + 10);
   const svcCapacity = svcLast - svcFirst + 1 - 4;
-  if (opts.services > svcCapacity) throw new Error(`service CIDR ${opts.serviceCIDR} holds only ${svcCapacity} ClusterIPs`);
+  if (opts.services > svcCapacity)
+    throw new Error(`service CIDR ${opts.serviceCIDR} holds only ${svcCapacity} ClusterIPs`);
   const nextClusterIP = (): string => intToIp(drawUnique(rng, usedIPs, svcFirst + 1, svcLast - 1));
 
   const usedNodePorts = new Set<number>();

@@ -6,7 +6,6 @@
 
 import { nftEndpointChainBase, nftServiceChainBase } from './kube-hash.js';
 import { buildCluster, type ClusterModel, type ClusterOptions, type ServiceModel } from './kube-services.js';
-import { Random } from './random.js';
 
 interface NftSet {
   kind: 'set' | 'map';
@@ -108,7 +107,6 @@ function quote(s: string): string {
 // ---------------------------------------------------------------- firewalld (nftables backend)
 
 export interface FirewalldNftOptions {
-  seed?: number;
   /** Protocol of the rule that opens 8472 (flannel VXLAN): 'udp' (right), 'tcp' (seed 000's mistake) or 'none'. */
   vxlanProto?: 'udp' | 'tcp' | 'none';
   /** Interfaces bound to the public zone (default eth0). */
@@ -184,7 +182,10 @@ export function firewalldNft(opts: FirewalldNftOptions = {}): { text: string } {
     for (const sub of ['pre', 'log', 'deny', 'allow', 'post']) t.chain(`${z}_${sub}`);
     return `${z}_allow`;
   };
-  const inAllow = zone('IN', 'public', ['meta l4proto { icmp, ipv6-icmp } accept', 'reject with icmpx admin-prohibited']);
+  const inAllow = zone('IN', 'public', [
+    'meta l4proto { icmp, ipv6-icmp } accept',
+    'reject with icmpx admin-prohibited',
+  ]);
   for (const p of tcpPorts) {
     t.rule(inAllow, `tcp dport ${typeof p === 'number' ? p : `${p[0]}-${p[1]}`} ${ctNew}`);
   }
@@ -195,7 +196,6 @@ export function firewalldNft(opts: FirewalldNftOptions = {}): { text: string } {
     zone('IN', 'trusted', ['accept']);
     zone('FWD', 'trusted', ['accept']);
   }
-  void opts.seed;
   return { text: t.render() };
 }
 
@@ -278,23 +278,21 @@ export function renderKubeProxyNft(
   t.chain('reject-chain', undefined, 'helper for @no-endpoint-services / @no-endpoint-nodeports');
   t.rule('reject-chain', 'reject');
   t.rule('service-endpoints-check', 'ip daddr . meta l4proto . th dport vmap @no-endpoint-services');
-  t.rule(
-    'nodeport-endpoints-check',
-    'ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @no-endpoint-nodeports',
-  );
+  t.rule('nodeport-endpoints-check', 'ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @no-endpoint-nodeports');
   verdictMap(
     'firewall-ips',
     'ipv4_addr . inet_proto . inet_service',
     'destinations that are subject to LoadBalancerSourceRanges',
   );
   t.rule('firewall-check', 'ip daddr . meta l4proto . th dport vmap @firewall-ips');
-  verdictMap('service-ips', 'ipv4_addr . inet_proto . inet_service', 'ClusterIP, ExternalIP and LoadBalancer IP traffic');
+  verdictMap(
+    'service-ips',
+    'ipv4_addr . inet_proto . inet_service',
+    'ClusterIP, ExternalIP and LoadBalancer IP traffic',
+  );
   verdictMap('service-nodeports', 'inet_proto . inet_service', 'NodePort traffic');
   t.rule('services', 'ip daddr . meta l4proto . th dport vmap @service-ips');
-  t.rule(
-    'services',
-    'fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports',
-  );
+  t.rule('services', 'fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports');
 
   const chains: KubeProxyNftResult['chains'] = [];
   for (const svc of model.services) chains.push(writeNftService(t, svc, model));
@@ -331,7 +329,10 @@ function writeNftService(t: NftTable, svc: ServiceModel, model: ClusterModel): K
   if (hasEndpoints) {
     t.element('service-ips', `${svc.clusterIP} . ${proto} . ${svc.port} : goto ${serviceChain}`);
   } else {
-    t.element('no-endpoint-services', `${svc.clusterIP} . ${proto} . ${svc.port} comment ${spnComment} : goto reject-chain`);
+    t.element(
+      'no-endpoint-services',
+      `${svc.clusterIP} . ${proto} . ${svc.port} comment ${spnComment} : goto reject-chain`,
+    );
   }
   if (svc.nodePort !== undefined) {
     if (hasEndpoints) t.element('service-nodeports', `${proto} . ${svc.nodePort} : goto ${externalChain}`);
@@ -358,7 +359,14 @@ function writeNftService(t: NftTable, svc: ServiceModel, model: ClusterModel): K
   }
   if (affinity) {
     epBases.forEach((b) => {
-      t.set({ kind: 'set', name: `affinity-${b}`, type: 'ipv4_addr', size: 65535, flags: 'dynamic,timeout', timeout: '3h' });
+      t.set({
+        kind: 'set',
+        name: `affinity-${b}`,
+        type: 'ipv4_addr',
+        size: 65535,
+        flags: 'dynamic,timeout',
+        timeout: '3h',
+      });
     });
   }
   const dispatch = (chain: string, idx: number[]) => {
@@ -378,21 +386,4 @@ function writeNftService(t: NftTable, svc: ServiceModel, model: ClusterModel): K
     t.rule(c, `meta l4proto ${proto} dnat to ${ep.ip}:${ep.port}`);
   });
   return result;
-}
-
-/** A seed-only convenience for tests: a small nftables-mode cluster. */
-export function smallKubeProxyNft(seed: number): KubeProxyNftResult {
-  const r = new Random(seed);
-  return kubeProxyNftables({
-    services: r.int(6, 14),
-    endpointsPerService: r.int(1, 4),
-    nodeIP: '192.168.10.11',
-    clusterCIDR: '10.244.0.0/16',
-    serviceCIDR: '10.96.0.0/12',
-    seed,
-    nodePorts: true,
-    noEndpointServices: 1,
-    externalTrafficPolicyLocal: 2,
-    sessionAffinity: 1,
-  });
 }

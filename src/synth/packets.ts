@@ -12,9 +12,9 @@
  * packets are never the node's own addresses.
  */
 
-import { intToIp, ipToInt, lastAddress, parsePrefix, type Prefix } from './ipv4.js';
-import { SYNTH_INTERFACES, SYNTH_NETWORKS } from './random-ruleset.js';
+import { intToIp, ipToInt, lastAddress, type Prefix, parsePrefix } from './ipv4.js';
 import { Random } from './random.js';
+import { SYNTH_INTERFACES, SYNTH_NETWORKS } from './random-ruleset.js';
 
 export type PacketPath = 'input' | 'forward' | 'output';
 export type PacketProto = 'tcp' | 'udp' | 'icmp';
@@ -288,14 +288,14 @@ function chainPaths(facts: RuleFacts[]): Map<string, Set<PacketPath>> {
   for (const f of facts) {
     if (!f.target) continue;
     const from = `${f.table}/${f.chain}`;
-    let s = edges.get(from);
-    if (!s) edges.set(from, (s = new Set()));
+    const s = edges.get(from) ?? new Set<string>();
+    edges.set(from, s);
     s.add(`${f.table}/${f.target}`);
   }
   const paths = new Map<string, Set<PacketPath>>();
   const visit = (node: string, path: PacketPath, depth: number) => {
-    let s = paths.get(node);
-    if (!s) paths.set(node, (s = new Set()));
+    const s = paths.get(node) ?? new Set<PacketPath>();
+    paths.set(node, s);
     if (s.has(path) || depth > 64) return;
     s.add(path);
     for (const n of edges.get(node) ?? []) visit(n, path, depth + 1);
@@ -341,8 +341,8 @@ class Synth {
       ? [first, (first + 1) >>> 0, last, (last - 1) >>> 0, (first + this.rng.int(0, last - first)) >>> 0]
       : [(first - 1) >>> 0, (last + 1) >>> 0];
     const ok = cands.filter((c) => isUsableAddress(c) && (inside ? c >= first && c <= last : c < first || c > last));
-    if (ok.length > 0) return this.rng.pick(ok);
-    return inside ? first : this.randomAddress();
+    // A prefix with no usable address (224.0.0.0/4, 127.0.0.0/8) can't be probed from inside.
+    return ok.length > 0 ? this.rng.pick(ok) : this.randomAddress();
   }
 
   addressInRange(r: PortRange, inside: boolean): number {
@@ -409,7 +409,9 @@ function packetFromFacts(s: Synth, rng: Random, f: RuleFacts, paths: PacketPath[
   const protoKnown = named === 'tcp' || named === 'udp' || named === 'icmp';
   if (f.proto && protoKnown) {
     const inside = want('proto', !f.proto.neg);
-    proto = inside ? (named as PacketProto) : rng.pick((['tcp', 'udp', 'icmp'] as PacketProto[]).filter((p) => p !== named));
+    proto = inside
+      ? (named as PacketProto)
+      : rng.pick((['tcp', 'udp', 'icmp'] as PacketProto[]).filter((p) => p !== named));
   } else if (ported) {
     proto = rng.pick(['tcp', 'udp']);
   } else {
@@ -437,13 +439,16 @@ function packetFromFacts(s: Synth, rng: Random, f: RuleFacts, paths: PacketPath[
     pkt.icmpType = rng.pick([8, 8, 13]);
   }
   if (path !== 'output') pkt.in = f.in ? s.ifaceFor(f.in.value, want('in', !f.in.neg)) : s.ifaceFor(undefined, true);
-  if (path !== 'input') pkt.out = f.out ? s.ifaceFor(f.out.value, want('out', !f.out.neg)) : s.ifaceFor(undefined, true);
+  if (path !== 'input')
+    pkt.out = f.out ? s.ifaceFor(f.out.value, want('out', !f.out.neg)) : s.ifaceFor(undefined, true);
   if (pkt.in !== undefined && pkt.in === pkt.out) pkt.out = s.ifaceFor(pkt.in, false);
 
   if (f.states) {
     const inside = want('state', !f.states.neg);
     const named2 = f.states.value.map((x) => STATE_OF[x]).filter((x): x is 'new' | 'established' => x !== undefined);
-    const pool: ('new' | 'established')[] = inside ? named2 : (['new', 'established'] as const).filter((x) => !named2.includes(x));
+    const pool: ('new' | 'established')[] = inside
+      ? named2
+      : (['new', 'established'] as const).filter((x) => !named2.includes(x));
     pkt.state = pool.length > 0 ? rng.pick(pool) : rng.pick(['new', 'established']);
   } else {
     pkt.state = rng.chance(0.75) ? 'new' : 'established';
@@ -502,7 +507,12 @@ class BatchPlan {
       this.foreignSources.add(src);
     } else {
       const r = this.routes.get(dst);
-      if ((r !== undefined && r !== p.out) || this.local.has(dst) || this.routes.has(src) || this.foreignSources.has(src))
+      if (
+        (r !== undefined && r !== p.out) ||
+        this.local.has(dst) ||
+        this.routes.has(src) ||
+        this.foreignSources.has(src)
+      )
         return false;
       this.routes.set(dst, p.out as string);
       this.local.add(src);

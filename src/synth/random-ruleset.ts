@@ -9,7 +9,7 @@
  * `--or-mark`, netmasks, unsorted state lists), which iptables-restore accepts and iptables-save rewrites.
  */
 
-import { formatPrefix, intToIp, lastAddress, maskOf, parsePrefix, type Prefix, prefixSize } from './ipv4.js';
+import { formatPrefix, intToIp, lastAddress, maskOf, type Prefix, parsePrefix, prefixSize } from './ipv4.js';
 import { Random } from './random.js';
 import { type Backend, SaveDocument, type SaveTable, saveString, type TableName } from './save-writer.js';
 
@@ -245,12 +245,14 @@ function randomRule(ctx: Ctx, target: Verdict | undefined): string {
   let proto: Proto | undefined;
   const needs = verdict.needsProto;
   if (needs || rng.chance(0.6)) {
-    const kind = needs ?? rng.weighted<'tcp' | 'udp' | 'icmp' | 'other'>([
-      ['tcp', 0.4],
-      ['udp', 0.3],
-      ['icmp', 0.15],
-      ['other', 0.15],
-    ]);
+    const kind =
+      needs ??
+      rng.weighted<'tcp' | 'udp' | 'icmp' | 'other'>([
+        ['tcp', 0.4],
+        ['udp', 0.3],
+        ['icmp', 0.15],
+        ['other', 0.15],
+      ]);
     if (kind === 'other') {
       const [name, num] = rng.pick(OTHER_PROTOS);
       proto = { name, num, negated: false };
@@ -267,7 +269,9 @@ function randomRule(ctx: Ctx, target: Verdict | undefined): string {
   if (rng.chance(0.1)) {
     const value = rng.pick([0x1, 0x4000, 0x10000, 0x40000, 0xff]);
     const mask = rng.pick([undefined, value, 0xffff, 0xf0000]);
-    matches.push(`-m mark ${neg(0.2)}--mark 0x${value.toString(16)}${mask === undefined ? '' : `/0x${mask.toString(16)}`}`);
+    matches.push(
+      `-m mark ${neg(0.2)}--mark 0x${value.toString(16)}${mask === undefined ? '' : `/0x${mask.toString(16)}`}`,
+    );
   }
   if (rng.chance(0.1)) {
     const parts: string[] = [];
@@ -313,14 +317,7 @@ function randomTarget(ctx: Ctx): Verdict {
     if (rejectWith === 'tcp-reset') reject = { text: '-j REJECT --reject-with tcp-reset', needsProto: 'tcp' };
     else if (!canonical && rejectWith === 'icmp-port-unreachable' && rng.chance(0.5)) reject = { text: '-j REJECT' };
     else reject = { text: `-j REJECT --reject-with ${rejectWith}` };
-    return rng.weighted([
-      [{ text: '-j ACCEPT' }, 0.3],
-      [{ text: '-j DROP' }, 0.22],
-      [reject, 0.15],
-      ret,
-      log,
-      markT,
-    ]);
+    return rng.weighted([[{ text: '-j ACCEPT' }, 0.3], [{ text: '-j DROP' }, 0.22], [reject, 0.15], ret, log, markT]);
   }
   if (table === 'raw') {
     return rng.weighted([
@@ -344,7 +341,15 @@ function randomTarget(ctx: Ctx): Verdict {
       },
       0.1,
     ];
-    return rng.weighted([[{ text: markTarget(rng, canonical) }, 0.4], connmark, mss, [{ text: '-j ACCEPT' }, 0.1], [{ text: '-j DROP' }, 0.05], ret, log]);
+    return rng.weighted([
+      [{ text: markTarget(rng, canonical) }, 0.4],
+      connmark,
+      mss,
+      [{ text: '-j ACCEPT' }, 0.1],
+      [{ text: '-j DROP' }, 0.05],
+      ret,
+      log,
+    ]);
   }
   // nat
   const dnatSide = allIn(hooks, new Set<Hook>(['PREROUTING', 'OUTPUT'])) && hooks.size > 0;
@@ -357,7 +362,10 @@ function randomTarget(ctx: Ctx): Verdict {
     [{ text: `-j DNAT --to-destination ${host}` }, dnatSide ? 0.1 : 0],
     [{ text: `-j REDIRECT --to-ports ${port}`, needsProto: p }, dnatSide ? 0.1 : 0],
     [{ text: `-j SNAT --to-source ${host}` }, snatSide ? 0.25 : 0],
-    [{ text: rng.chance(0.5) ? '-j MASQUERADE' : '-j MASQUERADE --random-fully' }, hooks.has('POSTROUTING') && hooks.size === 1 ? 0.25 : 0],
+    [
+      { text: rng.chance(0.5) ? '-j MASQUERADE' : '-j MASQUERADE --random-fully' },
+      hooks.has('POSTROUTING') && hooks.size === 1 ? 0.25 : 0,
+    ],
     [{ text: '-j ACCEPT' }, 0.15],
     ret,
   ]);
@@ -428,7 +436,13 @@ function addProtoMatches(ctx: Ctx, proto: Proto, out: string[], needSyn: boolean
     const [name, type, code] = rng.pick(ICMP_TYPES);
     const any = rng.chance(0.05);
     const n = neg(0.15);
-    const spec = any ? 'any' : !canonical && rng.chance(0.5) ? name : code === undefined ? String(type) : `${type}/${code}`;
+    const spec = any
+      ? 'any'
+      : !canonical && rng.chance(0.5)
+        ? name
+        : code === undefined
+          ? String(type)
+          : `${type}/${code}`;
     out.push(canonical || rng.chance(0.5) ? `-m icmp ${n}--icmp-type ${spec}` : `${n}--icmp-type ${spec}`);
   }
 }
@@ -453,7 +467,9 @@ function conntrackMatch(rng: Random, canonical: boolean, kind: 'conntrack' | 'st
   // iptables-save lists states in bit order; people type them in any order.
   const ordered = canonical ? all.filter((s) => picked.includes(s)) : rng.shuffle(picked);
   const n = rng.chance(0.15) ? '! ' : '';
-  return kind === 'conntrack' ? `-m conntrack ${n}--ctstate ${ordered.join(',')}` : `-m state ${n}--state ${ordered.join(',')}`;
+  return kind === 'conntrack'
+    ? `-m conntrack ${n}--ctstate ${ordered.join(',')}`
+    : `-m state ${n}--state ${ordered.join(',')}`;
 }
 
 function randomPortSpec(rng: Random): string {

@@ -9,7 +9,7 @@ import { intToIp, parsePrefix, subPrefix } from './ipv4.js';
 import { Random } from './random.js';
 import { type Backend, comment, SaveDocument } from './save-writer.js';
 
-export { kubeProxyNftables, firewalldNft } from './nft-shapes.js';
+export { firewalldNft, kubeProxyNftables } from './nft-shapes.js';
 
 export interface ShapeResult {
   text: string;
@@ -36,7 +36,8 @@ export function addFlannel(doc: SaveDocument, opts: FlannelOptions = {}): { netw
   const rng = new Random(opts.seed ?? 1);
   const network = opts.network ?? '10.244.0.0/16';
   const net = parsePrefix(network);
-  const subnet = opts.subnet ?? `${intToIp(subPrefix(net, 24, rng.int(0, 2 ** Math.max(0, 24 - net.prefix) - 1)).network)}/24`;
+  const subnet =
+    opts.subnet ?? `${intToIp(subPrefix(net, 24, rng.int(0, 2 ** Math.max(0, 24 - net.prefix) - 1)).network)}/24`;
   const rf = opts.randomFully === false ? '' : ' --random-fully';
   const fwd = comment('flanneld forward');
   const masq = comment('flanneld masq');
@@ -127,7 +128,7 @@ export function addCalico(doc: SaveDocument, opts: CalicoOptions = {}): Omit<Cal
     });
   }
   const frontendSet = `cali40s:${[...Array(22)].map(() => B64URL[rng.int(0, 61)]).join('')}`;
-  const policyChain = `cali-pi-_${[...Array(20)].map(() => B64URL[rng.int(0, 61)]).join('')}`;
+  const policyChain = `cali-pi-_${[...Array(19)].map(() => B64URL[rng.int(0, 61)]).join('')}`;
   const ACCEPT_MARK = '0x10000/0x10000';
 
   // raw
@@ -249,7 +250,10 @@ export function addCalico(doc: SaveDocument, opts: CalicoOptions = {}): Omit<Cal
     f.add(fw, `${id()} -m conntrack --ctstate INVALID -j DROP`);
     f.add(fw, `${id()} -j MARK --set-xmark 0x0/0x10000`);
     if (ipip) {
-      f.add(fw, `-p ipencap ${id()} -m comment --comment "Drop IPinIP encapped packets originating in workloads" -j DROP`);
+      f.add(
+        fw,
+        `-p ipencap ${id()} -m comment --comment "Drop IPinIP encapped packets originating in workloads" -j DROP`,
+      );
     } else {
       f.add(
         fw,
@@ -268,10 +272,7 @@ export function addCalico(doc: SaveDocument, opts: CalicoOptions = {}): Omit<Cal
       f.add(tw, `${id()} -m comment --comment "Start of policies" -j MARK --set-xmark 0x0/0x20000`);
       f.add(tw, `${id()} -m mark --mark 0x0/0x20000 -j ${policyChain}`);
       f.add(tw, `${id()} -m comment --comment "Return if policy accepted" -m mark --mark ${ACCEPT_MARK} -j RETURN`);
-      f.add(
-        tw,
-        `${id()} -m comment --comment "Drop if no policies passed packet" -m mark --mark 0x0/0x20000 -j DROP`,
-      );
+      f.add(tw, `${id()} -m comment --comment "Drop if no policies passed packet" -m mark --mark 0x0/0x20000 -j DROP`);
     }
     f.add(tw, `${id()} -j cali-pri-${profile}`);
     f.add(tw, `${id()} -m comment --comment "Return if profile accepted" -m mark --mark ${ACCEPT_MARK} -j RETURN`);
@@ -353,14 +354,22 @@ export interface DockerPublished {
 }
 
 /** dockerd's filter (FORWARD policy DROP, DOCKER-USER, isolation stages) and nat (DNAT for published ports) rules. */
-export function addDocker(doc: SaveDocument, opts: DockerOptions = {}): { published: DockerPublished[]; bridges: string[] } {
+export function addDocker(
+  doc: SaveDocument,
+  opts: DockerOptions = {},
+): { published: DockerPublished[]; bridges: string[] } {
   const rng = new Random(opts.seed ?? 1);
-  const networks: { bridge: string; cidr: string }[] = [{ bridge: 'docker0', cidr: opts.bridgeCIDR ?? '172.17.0.0/16' }];
+  const networks: { bridge: string; cidr: string }[] = [
+    { bridge: 'docker0', cidr: opts.bridgeCIDR ?? '172.17.0.0/16' },
+  ];
   for (let i = 0; i < (opts.userNetworks ?? 1); i++) {
     networks.push({ bridge: `br-${hex(rng, 12)}`, cidr: `172.${18 + i}.0.0/16` });
   }
   const published: DockerPublished[] = [];
-  const hostPorts = rng.sample([8080, 8081, 8443, 9000, 3000, 5000, 8888, 9090, 6080, 8000], opts.publishedContainers ?? 2);
+  const hostPorts = rng.sample(
+    [8080, 8081, 8443, 9000, 3000, 5000, 8888, 9090, 6080, 8000],
+    opts.publishedContainers ?? 2,
+  );
   hostPorts.forEach((hostPort, i) => {
     const net = networks[i % networks.length] as { bridge: string; cidr: string };
     const base = parsePrefix(net.cidr).network;
@@ -384,7 +393,10 @@ export function addDocker(doc: SaveDocument, opts: DockerOptions = {}): { publis
     f.add('FORWARD', `-i ${n.bridge} -o ${n.bridge} -j ACCEPT`);
   }
   for (const p of published) {
-    f.add('DOCKER', `-d ${p.containerIP}/32 ! -i ${p.bridge} -o ${p.bridge} -p tcp -m tcp --dport ${p.containerPort} -j ACCEPT`);
+    f.add(
+      'DOCKER',
+      `-d ${p.containerIP}/32 ! -i ${p.bridge} -o ${p.bridge} -p tcp -m tcp --dport ${p.containerPort} -j ACCEPT`,
+    );
   }
   f.chain('DOCKER');
   for (const n of [...networks].reverse()) {
@@ -407,12 +419,17 @@ export function addDocker(doc: SaveDocument, opts: DockerOptions = {}): { publis
   }
   for (const n of [...networks].reverse()) nat.add('DOCKER', `-i ${n.bridge} -j RETURN`);
   for (const p of published) {
-    nat.add('DOCKER', `! -i ${p.bridge} -p tcp -m tcp --dport ${p.hostPort} -j DNAT --to-destination ${p.containerIP}:${p.containerPort}`);
+    nat.add(
+      'DOCKER',
+      `! -i ${p.bridge} -p tcp -m tcp --dport ${p.hostPort} -j DNAT --to-destination ${p.containerIP}:${p.containerPort}`,
+    );
   }
   return { published, bridges: networks.map((n) => n.bridge) };
 }
 
-export function dockerShaped(opts: DockerOptions = {}): ShapeResult & { published: DockerPublished[]; bridges: string[] } {
+export function dockerShaped(
+  opts: DockerOptions = {},
+): ShapeResult & { published: DockerPublished[]; bridges: string[] } {
   const doc = new SaveDocument();
   const r = addDocker(doc, opts);
   return { text: doc.render({ backend: opts.backend, seed: opts.seed }), ...r };
@@ -436,7 +453,14 @@ export interface FirewalldInputOptions extends Common {
   iface?: string;
 }
 
-const DEFAULT_TCP_PORTS: (number | [number, number])[] = [22, [2379, 2380], 6443, 10250, [10251, 10252], [30000, 32767]];
+const DEFAULT_TCP_PORTS: (number | [number, number])[] = [
+  22,
+  [2379, 2380],
+  6443,
+  10250,
+  [10251, 10252],
+  [30000, 32767],
+];
 
 function portSpec(p: number | [number, number]): string {
   return typeof p === 'number' ? String(p) : `${p[0]}:${p[1]}`;
@@ -455,7 +479,8 @@ export function addFirewalldInput(doc: SaveDocument, opts: FirewalldInputOptions
     f.add('INPUT', '-m state --state RELATED,ESTABLISHED -j ACCEPT');
     f.add('INPUT', '-p icmp -j ACCEPT');
     f.add('INPUT', '-i lo -j ACCEPT');
-    for (const p of tcpPorts) f.add('INPUT', `-p tcp -m state --state NEW -m tcp --dport ${portSpec(p)} -j ACCEPT`);
+    for (const p of tcpPorts)
+      f.add('INPUT', `-p tcp -m conntrack --ctstate NEW -m tcp --dport ${portSpec(p)} -j ACCEPT`);
     if (vxlan !== 'none') f.add('INPUT', `-p ${vxlan} -m conntrack --ctstate NEW -m ${vxlan} --dport 8472 -j ACCEPT`);
     f.add('INPUT', reject);
     if (opts.forwardReject ?? true) f.add('FORWARD', reject);
