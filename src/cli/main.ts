@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { NetdoctorError } from '../core/errors.js';
 import { ExitCode } from '../core/vocabulary.js';
+import { registerDiagnose } from './commands/diagnose.js';
 import { registerRules } from './commands/rules.js';
 import { VERSION } from './version.js';
 
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .configureHelp({ sortSubcommands: true });
   program.exitOverride();
   registerRules(program);
+  registerDiagnose(program);
   return program;
 }
 

@@ -165,6 +165,8 @@ export interface Table {
   chains: Map<string, Chain>;
   /** The label used in verdicts: `filter` for iptables, `inet firewalld` for native nft. */
   label: string;
+  /** The command that changes this table on the node (`iptables-nft`, `iptables-legacy`, `iptables`, `nft`). */
+  tool?: string;
 }
 
 export interface Ruleset {

@@ -28,6 +28,8 @@ export interface CommandRecord {
 /** What reading one file gave: its content, or why it could not be read. */
 export interface FileRecord {
   content?: string;
+  /** When the file was not valid UTF-8 its bytes are kept as base64 here (and `content` is absent). */
+  contentBase64?: string;
   /** `missing`, `permission denied`, ... */
   error?: string;
 }

@@ -1,0 +1,96 @@
+/** `netdoctor diagnose <bundle>`: run the check catalogue and name the causes, with evidence and fixes. */
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { CHECKS } from '../../checks/registry.js';
+import { runChecks } from '../../checks/run.js';
+import { UsageError } from '../../core/errors.js';
+import { ExitCode, SEVERITIES, type Severity, severityRank } from '../../core/vocabulary.js';
+import { ClusterModel } from '../../model/cluster.js';
+import { formatFindingsJson } from '../../report/findings-json.js';
+import { formatFindingsText } from '../../report/findings-text.js';
+import { loadBundle } from '../../snapshot/bundle.js';
+import { reportIssues } from '../input.js';
+
+interface DiagnoseFlags {
+  format: 'text' | 'json';
+  failOn: Severity;
+  checks?: string;
+  debug?: boolean;
+}
+
+export function registerDiagnose(program: Command): void {
+  program
+    .command('diagnose')
+    .description(
+      'Find why traffic does not flow: run every check on a bundle and name the cause, with evidence and the fix.',
+    )
+    .argument(
+      '<bundle>',
+      'a bundle directory: cluster.json and nodes/<node>.json (made by `netdoctor lab collect`, `collect`, `bundle import`)',
+    )
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(
+      new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity')
+        .choices([...SEVERITIES])
+        .default('error'),
+    )
+    .option('--checks <ids>', 'run only these checks (comma-separated ids; see `netdoctor checks`)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  netdoctor diagnose examples/seed-000
+  netdoctor diagnose ./bundle --format json | jq '.findings[] | {check, node, title}'
+  netdoctor diagnose ./bundle --fail-on warning      # for CI: fail on warnings too
+
+Exit code: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 bad input or an internal error.`,
+    )
+    .action((dir: string, flags: DiagnoseFlags) => {
+      const bundle = loadBundle(dir);
+      const cluster = new ClusterModel(bundle);
+      let checks = CHECKS;
+      if (flags.checks) {
+        const ids = flags.checks.split(',').map((s) => s.trim());
+        const unknown = ids.filter((id) => !CHECKS.some((c) => c.id === id));
+        if (unknown.length) throw new UsageError(`unknown check ${unknown.join(', ')} (see \`netdoctor checks\`)`);
+        checks = CHECKS.filter((c) => ids.includes(c.id));
+      }
+      const { findings, failed } = runChecks(cluster, checks);
+      reportIssues(cluster.allIssues());
+      for (const f of failed)
+        process.stderr.write(`netdoctor: check ${f.check} failed (internal error): ${f.error.message}\n`);
+      if (flags.format === 'json') process.stdout.write(formatFindingsJson(findings));
+      else
+        process.stdout.write(
+          formatFindingsText(
+            { findings, nodes: cluster.nodes.length, checks: checks.length },
+            process.stdout.isTTY === true,
+          ),
+        );
+      const failing = findings.some((f) => severityRank(f.severity) >= severityRank(flags.failOn));
+      process.exitCode = failed.length ? ExitCode.error : failing ? ExitCode.negative : ExitCode.ok;
+    });
+
+  program
+    .command('checks')
+    .description('List the check catalogue: id, severity, the field reports it covers, and what it finds.')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action((flags: { format: string }) => {
+      if (flags.format === 'json') {
+        process.stdout.write(
+          `${JSON.stringify(
+            CHECKS.map(({ run: _run, ...meta }) => meta),
+            null,
+            2,
+          )}\n`,
+        );
+        return;
+      }
+      const width = Math.max(...CHECKS.map((c) => c.id.length));
+      process.stdout.write(`${'ID'.padEnd(width)}  SEVERITY  SEEDS    WHAT IT FINDS\n`);
+      for (const c of CHECKS)
+        process.stdout.write(
+          `${c.id.padEnd(width)}  ${c.severity.padEnd(8)}  ${c.seeds.join(',').padEnd(7)}  ${c.summary}\n`,
+        );
+    });
+}
