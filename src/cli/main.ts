@@ -6,14 +6,26 @@
 import { Command, CommanderError } from 'commander';
 import { NetdoctorError } from '../core/errors.js';
 import { ExitCode } from '../core/vocabulary.js';
+import { registerBundle } from './commands/bundle.js';
+import { registerCollect } from './commands/collect.js';
 import { registerDiagnose } from './commands/diagnose.js';
 import { registerRules } from './commands/rules.js';
 import { VERSION } from './version.js';
 
 export function buildProgram(): Command {
-  const program = new Command('netdoctor')
+  // Run as the kubectl plugin (`kubectl netdoctor ...`), the usage lines say so.
+  const asPlugin = /kubectl-netdoctor$/.test(process.argv[1] ?? '');
+  const program = new Command(asPlugin ? 'kubectl netdoctor' : 'netdoctor')
     .description(
-      'Finds why traffic does not flow in a Kubernetes cluster: simulates netfilter, IPVS, routing and the overlay the\nway the Linux kernel does, and names the rule, route, sysctl, lease or missing endpoint that is the cause.',
+      'Finds why traffic does not flow in a Kubernetes cluster: simulates netfilter, IPVS, routing and the overlay the way the Linux kernel does, and names the rule, route, sysctl, lease or missing endpoint that is the cause.',
+    )
+    .addHelpText(
+      'after',
+      `
+Start here:
+  netdoctor diagnose <bundle>                    what is wrong, with evidence and the fix
+  netdoctor rules eval iptables-save.txt ...     what one node does with one packet
+  netdoctor <command> --help                     each command's options and examples`,
     )
     .version(VERSION)
     .option('--debug', 'print stack traces for internal errors')
@@ -21,6 +33,8 @@ export function buildProgram(): Command {
     .configureHelp({ sortSubcommands: true });
   program.exitOverride();
   registerRules(program);
+  registerCollect(program);
+  registerBundle(program);
   registerDiagnose(program);
   return program;
 }

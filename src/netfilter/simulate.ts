@@ -268,17 +268,23 @@ export function simulate(
 
   const finish = (s: State, verdict: Verdict, decisive: Decisive | null, reject?: RejectInfo, why?: string): Branch => {
     produced++;
-    return {
+    const branch: Branch = {
       verdict,
       decisive,
-      ...(reject ? { reject } : {}),
-      matched: s.matched.map(ref),
+      // Rule references are made when read: a trace of 10,000 packets need not build them all.
+      get matched() {
+        const refs = s.matched.map(ref);
+        Object.defineProperty(this, 'matched', { value: refs, enumerable: true });
+        return refs;
+      },
       rewrites: s.rewrites,
       chainEnds: s.chainEnds,
       choices: s.choices,
       packet: s.pkt,
-      ...(why ? { uncertainWhy: why } : {}),
     };
+    if (reject) branch.reject = reject;
+    if (why) branch.uncertainWhy = why;
+    return branch;
   };
 
   /**
