@@ -9,6 +9,7 @@ import { ExitCode } from '../core/vocabulary.js';
 import { registerBundle } from './commands/bundle.js';
 import { registerCollect } from './commands/collect.js';
 import { registerDiagnose } from './commands/diagnose.js';
+import { registerLab } from './commands/lab.js';
 import { registerRules } from './commands/rules.js';
 import { VERSION } from './version.js';
 
@@ -36,6 +37,7 @@ Start here:
   registerCollect(program);
   registerBundle(program);
   registerDiagnose(program);
+  registerLab(program);
   return program;
 }
 
