@@ -9,7 +9,8 @@ import { deviceLocal, devicePort, type OverlaySpec } from '../model/overlay.js';
 import type { Expr, Packet, Rule, Table } from '../netfilter/model.js';
 import { protocolName } from '../netfilter/model.js';
 import { makePacket } from '../netfilter/packet.js';
-import { planFor, simulate } from '../netfilter/simulate.js';
+import { reachableChains } from '../netfilter/reach.js';
+import { simulate } from '../netfilter/simulate.js';
 import { defineCheck } from './define.js';
 
 interface Blocked {
@@ -72,38 +73,35 @@ function holds(exprs: Expr[], pkt: Packet, node: NodeModel): boolean {
 function nearMisses(node: NodeModel, pkt: Packet): Evidence[] {
   const out: Evidence[] = [];
   const { ruleset } = node.netfilter;
-  const seen = new Set<Rule>();
-  for (const step of planFor(ruleset, pkt.family, 'input')) {
-    for (const chain of step.table.chains.values()) {
-      for (const rule of chain.rules) {
-        if (seen.has(rule) || !isAccept(rule)) continue;
-        seen.add(rule);
-        const matches = rule.exprs.filter((e) => e.kind === 'match');
-        if (holds(matches, pkt, node)) continue;
-        const otherProto = pkt.proto === 17 ? 6 : 17;
-        if (pkt.dport !== undefined && holds(matches, { ...pkt, proto: otherProto }, node)) {
-          out.push(
-            ruleEvidence(
-              node.name,
-              step.table.label,
-              rule,
-              `near miss: accepts ${protocolName(otherProto)}/${pkt.dport}, but the overlay sends ${protocolName(pkt.proto)}/${pkt.dport}`,
-            ),
-          );
-          continue;
-        }
-        const withoutSource = matches.filter((e) => e.name !== '-s' && !/^ip6? saddr/.test(e.canonical));
-        if (withoutSource.length < matches.length && withoutSource.length > 0 && holds(withoutSource, pkt, node)) {
-          const src = matches.find((e) => !withoutSource.includes(e));
-          out.push(
-            ruleEvidence(
-              node.name,
-              step.table.label,
-              rule,
-              `near miss: accepts ${protocolName(pkt.proto)}/${pkt.dport ?? ''} only from ${src?.canonical.replace(/^(! )?-s /, '$1')}, which does not include ${formatIp(pkt.src)}`,
-            ),
-          );
-        }
+  // Only chains the packet can reach on its way in: a FORWARD-only chain is no near miss.
+  for (const step of reachableChains(ruleset, pkt.family, 'input')) {
+    for (const rule of step.chain.rules) {
+      if (!isAccept(rule)) continue;
+      const matches = rule.exprs.filter((e) => e.kind === 'match');
+      if (holds(matches, pkt, node)) continue;
+      const otherProto = pkt.proto === 17 ? 6 : 17;
+      if (pkt.dport !== undefined && holds(matches, { ...pkt, proto: otherProto }, node)) {
+        out.push(
+          ruleEvidence(
+            node.name,
+            step.table.label,
+            rule,
+            `near miss: accepts ${protocolName(otherProto)}/${pkt.dport}, but the overlay sends ${protocolName(pkt.proto)}/${pkt.dport}`,
+          ),
+        );
+        continue;
+      }
+      const withoutSource = matches.filter((e) => e.name !== '-s' && !/^ip6? saddr/.test(e.canonical));
+      if (withoutSource.length < matches.length && withoutSource.length > 0 && holds(withoutSource, pkt, node)) {
+        const src = matches.find((e) => !withoutSource.includes(e));
+        out.push(
+          ruleEvidence(
+            node.name,
+            step.table.label,
+            rule,
+            `near miss: accepts ${protocolName(pkt.proto)}/${pkt.dport ?? ''} only from ${src?.canonical.replace(/^(! )?-s /, '$1')}, which does not include ${formatIp(pkt.src)}`,
+          ),
+        );
       }
     }
   }

@@ -109,6 +109,8 @@ export interface ActionExpr {
   apply(pkt: Packet, env: NodeEnv, rewrites: Rewrite[]): Flow | Flow[] | null;
   /** nat actions only run on a connection's first packet; the parser marks them so. */
   natOnly?: boolean;
+  /** The chains this action may jump or go to (a `-j CHAIN`, an nft `jump`, every chain a verdict map names). */
+  jumps?: readonly string[];
 }
 
 export type Expr = MatchExpr | ActionExpr;

@@ -96,7 +96,12 @@ export function parseIptablesSave(text: string, options: IptablesParseOptions): 
   const issues: ParseIssue[] = [];
   const v6 = family === 6 ? 'ip6tables' : 'iptables';
   // Before 1.8 there was one iptables; since, each backend has its own command (and plain `iptables` is either).
-  const tool = backend === 'iptables-nft' ? `${v6}-nft` : sniffed.version && versionBelow(sniffed.version, 1, 8) ? v6 : `${v6}-legacy`;
+  const tool =
+    backend === 'iptables-nft'
+      ? `${v6}-nft`
+      : sniffed.version && versionBelow(sniffed.version, 1, 8)
+        ? v6
+        : `${v6}-legacy`;
   let dropped = 0;
   const issue = (line: number, severity: 'error' | 'warning', message: string, lineText?: string) => {
     if (issues.length >= MAX_ISSUES) {
@@ -790,8 +795,8 @@ function jumpAction(
   issue: IssueFn,
 ): ActionExpr {
   if (opts.length) issue(line, 'error', `options after a jump to chain ${name} are not allowed`, lineText);
-  const key = `${goto ? 'g' : 'j'}${name}`;
-  const cached = caches.jump.get(key);
+  const cache = goto ? caches.goto : caches.jump;
+  const cached = cache.get(name);
   if (cached) return cached;
   const flow = goto ? { kind: 'goto' as const, chain: name } : { kind: 'jump' as const, chain: name };
   const action: ActionExpr = {
@@ -799,8 +804,9 @@ function jumpAction(
     name: goto ? 'goto' : 'jump',
     canonical: `${goto ? '-g' : '-j'} ${name}`,
     apply: () => flow,
+    jumps: [name],
   };
-  caches.jump.set(key, action);
+  cache.set(name, action);
   return action;
 }
 

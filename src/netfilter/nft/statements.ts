@@ -502,6 +502,15 @@ function compileVmap(body: unknown, ctx: CompileContext): CompiledStmt {
     if (flows.length === 1) return flows[0] as Flow;
     return flows;
   });
+  act.jumps = [
+    ...new Set(
+      set.elements.flatMap((e) =>
+        e.data && typeof e.data === 'object' && ((e.data as Flow).kind === 'jump' || (e.data as Flow).kind === 'goto')
+          ? [(e.data as { chain: string }).chain]
+          : [],
+      ),
+    ),
+  ];
   return stmt([match, act], text);
 }
 
@@ -610,7 +619,9 @@ export function compileStatement(
       const flow = v.flow;
       const text =
         kind === 'queue' && isObject(body) && body.num !== undefined ? `queue num ${String(body.num)}` : v.text;
-      return stmt([action(kind, text, () => flow)], text);
+      const act = action(kind, text, () => flow);
+      if (flow.kind === 'jump' || flow.kind === 'goto') act.jumps = [flow.chain];
+      return stmt([act], text);
     }
     case 'counter': {
       const text = isObject(body)
