@@ -216,12 +216,8 @@ export function parseNftJson(text: string, file: string): NftParseResult {
   for (const st of order) {
     const t = st.table;
     if (isIptablesNft(st)) {
+      // Read from iptables-save instead; the loader warns when no iptables-save output was given.
       result.skippedIptablesNft.push(t.label);
-      issue(
-        st.line,
-        'warning',
-        `table ${t.label} was made by iptables-nft; it is read from iptables-save output instead (give \`${t.family === 'ip6' ? 'ip6tables' : 'iptables'}-save\`)`,
-      );
       continue;
     }
     markDynamicSets(st);

@@ -3,7 +3,11 @@
  * what `nft list ruleset` printed for the same ruleset), handles and source lines, iptables-nft tables left out.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { loadRules } from '../../src/parse/ruleset.js';
+import { fixturesDir } from '../support/paths.js';
 import { actions, fixtureText, loadFixture, matches, nftRuleLines, rule, table } from './helpers.js';
 
 const FIXTURES = ['firewalld', 'kube-proxy', 'sets', 'features', 'iptables-nft'];
@@ -192,9 +196,20 @@ describe('nft JSON: iptables-nft tables', () => {
       parsed.tables.map((t) => t.label),
       ['ip native-guard'],
     );
-    const warnings = parsed.issues.filter((i) => /iptables-nft/.test(i.message));
-    assert.equal(warnings.length, 2);
-    assert.ok(warnings.every((w) => w.severity === 'warning' && /iptables-save/.test(w.message)));
+    // The loader, which sees every input of the node, warns only when no iptables-save output came with it.
+    assert.ok(!parsed.issues.some((i) => /iptables-nft/.test(i.message)));
+    const alone = loadRules([
+      {
+        name: 'nft.json',
+        text: JSON.stringify(JSON.parse(readFileSync(join(fixturesDir, 'nft', 'iptables-nft.json'), 'utf8'))),
+      },
+    ]);
+    assert.ok(alone.ruleset.issues.some((i) => /iptables-nft tables \(ip filter, ip nat\)/.test(i.message)));
+    const both = loadRules([
+      { name: 'nft.json', text: readFileSync(join(fixturesDir, 'nft', 'iptables-nft.json'), 'utf8') },
+      { name: 'iptables-save', text: '*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n' },
+    ]);
+    assert.ok(!both.ruleset.issues.some((i) => /iptables-nft/.test(i.message)));
   });
 
   it('treats an xt statement in a native table as unknown', async () => {
