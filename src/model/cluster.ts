@@ -3,9 +3,14 @@
  * outputs when first asked (a check that reads only routes never parses 25 MB of iptables-save).
  */
 import type { ParseIssue } from '../core/errors.js';
-import { normalizeIp } from '../core/ip.js';
 import type { NodeEnv, Ruleset } from '../netfilter/model.js';
+import { type InterfaceAddresses, parseIpAddr } from '../parse/ip-addr.js';
+import { type Link, parseIpLink } from '../parse/ip-link.js';
+import { parseIpRoute } from '../parse/ip-route.js';
+import { parseIpRule } from '../parse/ip-rule.js';
 import { loadRules, type RulesInput } from '../parse/ruleset.js';
+import { parseSysctl } from '../parse/sysctl.js';
+import { buildRoutingState, localAddresses, type RoutingState } from '../route/state.js';
 import type { Bundle } from '../snapshot/bundle.js';
 import type { NodeSnapshot } from '../snapshot/schema.js';
 import { type KubeObject, nodeInternalIp } from './kube.js';
@@ -32,6 +37,7 @@ export class NodeModel {
   readonly issues: ParseIssue[] = [];
   private rules?: { ruleset: Ruleset; env: NodeEnv };
   private addrs?: InterfaceAddress[];
+  private route?: RoutingState;
 
   constructor(
     readonly name: string,
@@ -87,37 +93,71 @@ export class NodeModel {
   get addresses(): InterfaceAddress[] {
     if (!this.addrs) {
       this.addrs = [];
-      const text = this.output('ip-addr');
-      if (text) {
-        try {
-          for (const link of JSON.parse(text) as {
-            ifname: string;
-            addr_info?: { family: string; local: string; prefixlen: number }[];
-          }[])
-            for (const a of link.addr_info ?? [])
-              if (a.family === 'inet' || a.family === 'inet6')
-                this.addrs.push({
-                  ifname: link.ifname,
-                  family: a.family === 'inet' ? 4 : 6,
-                  address: normalizeIp(a.local) ?? a.local,
-                  prefixlen: a.prefixlen,
-                });
-        } catch (e) {
-          this.issues.push({
-            file: `${this.file}#ip-addr`,
-            line: 1,
-            severity: 'error',
-            message: `ip -j addr output is not JSON: ${(e as Error).message}`,
-          });
-        }
-      }
+      for (const i of this.interfaces)
+        for (const a of i.addresses)
+          this.addrs.push({ ifname: i.name, family: a.family, address: a.local, prefixlen: a.prefixlen });
     }
     return this.addrs;
   }
 
+  /** `ip -j addr`: interfaces with their addresses. */
+  get interfaces(): InterfaceAddresses[] {
+    return this.parse('ip-addr', parseIpAddr)?.interfaces ?? [];
+  }
+
+  /** `ip -d -j link`: interfaces with their kind and VXLAN details. */
+  get links(): Link[] {
+    return this.parse('ip-link', parseIpLink)?.links ?? [];
+  }
+
+  get sysctl(): Map<string, string> {
+    return this.parse('sysctl', parseSysctl)?.values ?? new Map();
+  }
+
+  /** Policy rules and routing tables, for `ip route get` questions. */
+  get routing(): RoutingState {
+    if (!this.route) {
+      const routes = [
+        ...(this.parse('ip-route', (t, f) => parseIpRoute(t, f, { family: 4 }))?.routes ?? []),
+        ...(this.parse('ip6-route', (t, f) => parseIpRoute(t, f, { family: 6 }))?.routes ?? []),
+      ];
+      const rules = [
+        ...(this.parse('ip-rule', (t, f) => parseIpRule(t, f, { family: 4 }))?.rules ?? []),
+        ...(this.parse('ip6-rule', (t, f) => parseIpRule(t, f, { family: 6 }))?.rules ?? []),
+      ];
+      this.route = buildRoutingState({
+        routes,
+        rules,
+        links: this.links,
+        addresses: this.interfaces,
+        sysctl: this.sysctl,
+        file: this.file,
+      });
+      this.issues.push(...this.route.issues);
+    }
+    return this.route;
+  }
+
+  /** The node's own addresses (the `local` routing table when collected, else the interface addresses). */
   localAddresses(): Set<string> | undefined {
+    if (this.output('ip-route')) return localAddresses(this.routing);
     if (!this.output('ip-addr')) return undefined;
     return new Set(this.addresses.map((a) => a.address));
+  }
+
+  private readonly results = new Map<string, unknown>();
+
+  /** Parse a command's output once (undefined when it was not collected); its problems join the node's issues. */
+  private parse<R extends { issues: ParseIssue[] }>(
+    id: string,
+    parser: (text: string, file: string) => R,
+  ): R | undefined {
+    if (this.results.has(id)) return this.results.get(id) as R | undefined;
+    const text = this.output(id);
+    const r = text === undefined ? undefined : parser(text, `${this.file}#${id}`);
+    if (r) this.issues.push(...r.issues);
+    this.results.set(id, r);
+    return r;
   }
 
   /** The interface that holds an address of this node. */

@@ -122,35 +122,12 @@ export function detectOverlay(cluster: ClusterModel): OverlaySpec | null {
   return found ?? null;
 }
 
-/**
- * The UDP port a node's tunnel device sends to (`ip -d -j link`: info_data.port); undefined when the device or its
- * details are not in the snapshot.
- */
+/** The UDP port a node's tunnel device sends to (`ip -d -j link`: the VXLAN `port`); undefined when not collected. */
 export function devicePort(node: NodeModel, device: string): number | undefined {
-  const text = node.output('ip-link');
-  if (!text) return undefined;
-  try {
-    const links = JSON.parse(text) as {
-      ifname: string;
-      linkinfo?: { info_kind?: string; info_data?: { port?: number } };
-    }[];
-    const link = links.find((l) => l.ifname === device);
-    return link?.linkinfo?.info_kind === 'vxlan' || link?.linkinfo?.info_kind === 'geneve'
-      ? link.linkinfo.info_data?.port
-      : undefined;
-  } catch {
-    return undefined;
-  }
+  return node.links.find((l) => l.name === device)?.vxlan?.port;
 }
 
 /** The address a node's tunnel device sends from (`local` of the VXLAN device). */
 export function deviceLocal(node: NodeModel, device: string): string | undefined {
-  const text = node.output('ip-link');
-  if (!text) return undefined;
-  try {
-    const links = JSON.parse(text) as { ifname: string; linkinfo?: { info_data?: { local?: string } } }[];
-    return links.find((l) => l.ifname === device)?.linkinfo?.info_data?.local;
-  } catch {
-    return undefined;
-  }
+  return node.links.find((l) => l.name === device)?.vxlan?.local;
 }

@@ -133,8 +133,14 @@ const rows: Row[] = [
           'iptables-nft-save': FIREWALLD(UDP),
           'ip-link': JSON.stringify([
             {
+              ifindex: 5,
               ifname: 'flannel.1',
-              linkinfo: { info_kind: 'vxlan', info_data: { id: 1, port: 4789, local: '10.3.0.1' } },
+              flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'],
+              mtu: 1450,
+              operstate: 'UNKNOWN',
+              link_type: 'ether',
+              address: '8a:4c:19:3e:71:02',
+              linkinfo: { info_kind: 'vxlan', info_data: { id: 1, local: '10.3.0.1', port: 4789, learning: false } },
             },
           ]),
         },

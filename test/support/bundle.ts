@@ -20,9 +20,48 @@ export function testBundle(nodes: TestNode[], objects: KubeObject[] = []): Bundl
     const commands: NodeSnapshot['commands'] = {
       'ip-addr': {
         command: 'ip -j addr show',
+        // As `ip -j addr show` prints it.
         stdout: JSON.stringify([
-          { ifname: 'lo', addr_info: [{ family: 'inet', local: '127.0.0.1', prefixlen: 8 }] },
-          { ifname: n.uplink ?? 'eth0', addr_info: [{ family: 'inet', local: n.ip, prefixlen: 24 }] },
+          {
+            ifindex: 1,
+            ifname: 'lo',
+            flags: ['LOOPBACK', 'UP', 'LOWER_UP'],
+            mtu: 65536,
+            operstate: 'UNKNOWN',
+            link_type: 'loopback',
+            address: '00:00:00:00:00:00',
+            addr_info: [
+              {
+                family: 'inet',
+                local: '127.0.0.1',
+                prefixlen: 8,
+                scope: 'host',
+                label: 'lo',
+                valid_life_time: 4294967295,
+                preferred_life_time: 4294967295,
+              },
+            ],
+          },
+          {
+            ifindex: 2,
+            ifname: n.uplink ?? 'eth0',
+            flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'],
+            mtu: 1500,
+            operstate: 'UP',
+            link_type: 'ether',
+            address: '52:54:00:12:34:56',
+            addr_info: [
+              {
+                family: 'inet',
+                local: n.ip,
+                prefixlen: 24,
+                scope: 'global',
+                label: n.uplink ?? 'eth0',
+                valid_life_time: 4294967295,
+                preferred_life_time: 4294967295,
+              },
+            ],
+          },
         ]),
         stderr: '',
         exitCode: 0,
