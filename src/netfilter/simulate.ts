@@ -95,7 +95,12 @@ interface State {
   choices: ChoiceTaken[];
   /** True once the current rule's matched entry is recorded. */
   recorded: boolean;
+  /** Whether conntrack has looked the packet up yet (it does at priority -200 of prerouting and output). */
+  tracked: boolean;
 }
+
+/** conntrack's own hook priority: chains before it (raw) see no conntrack entry. */
+const CONNTRACK_PRIORITY = -200;
 
 const INDEX_THRESHOLD = 48;
 const MAX_DEPTH = 64;
@@ -209,6 +214,7 @@ function clone(s: State): State {
     chainEnds: s.chainEnds.slice(),
     choices: s.choices.slice(),
     recorded: s.recorded,
+    tracked: s.tracked,
   };
 }
 
@@ -512,6 +518,7 @@ export function simulate(
     chainEnds: [],
     choices: [],
     recorded: false,
+    tracked: false,
   };
   const branches = run(start);
   let worst = branches[0] as Branch;
