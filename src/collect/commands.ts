@@ -31,7 +31,17 @@ export const COLLECTOR_COMMANDS: readonly CollectorCommand[] = [
   { id: 'conntrack-stats', argv: ['conntrack', '-S'] },
   { id: 'nmcli-dev', argv: ['nmcli', '-t', 'dev'] },
   { id: 'firewalld-state', argv: ['firewall-cmd', '--state'] },
-  { id: 'processes', argv: ['ps', '-eo', 'pid,args'] },
+  // Only the daemons whose flags matter, never every process: command lines can carry secrets into bug reports.
+  {
+    id: 'processes',
+    argv: [
+      'ps',
+      '-o',
+      'pid,args',
+      '-C',
+      'kube-proxy,kubelet,flanneld,calico-node,cilium-agent,NetworkManager,firewalld,containerd,dockerd',
+    ],
+  },
   { id: 'uname', argv: ['uname', '-a'] },
 ];
 

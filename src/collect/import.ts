@@ -76,7 +76,12 @@ export const PASTED_COMMANDS: readonly PastedCommand[] = [
     form: 'text',
     run: 'firewall-cmd --state',
   },
-  { id: 'processes', names: ['ps', 'processes'], form: 'text', run: 'ps -eo pid,args' },
+  {
+    id: 'processes',
+    names: ['ps', 'processes'],
+    form: 'text',
+    run: 'ps -o pid,args -C kube-proxy,kubelet,flanneld,calico-node,cilium-agent,NetworkManager,firewalld,containerd,dockerd',
+  },
   { id: 'uname', names: ['uname'], form: 'text', run: 'uname -a' },
 ];
 

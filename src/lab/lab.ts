@@ -145,7 +145,7 @@ export function labNodeFiles(plan: LabPlan, node: NodePlan): Record<string, { co
   return files;
 }
 
-/** `ps -eo pid,args` as a lab node would print it: the node's Kubernetes daemons. */
+/** The collector's process list as a lab node would print it: the node's Kubernetes daemons. */
 function labProcesses(node: NodePlan): string {
   const lines = [
     '    PID COMMAND',

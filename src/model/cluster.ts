@@ -13,6 +13,7 @@ import { parseSysctl } from '../parse/sysctl.js';
 import { buildRoutingState, localAddresses, type RoutingState } from '../route/state.js';
 import type { Bundle } from '../snapshot/bundle.js';
 import type { NodeSnapshot } from '../snapshot/schema.js';
+import { fileText, stdoutText } from '../snapshot/text.js';
 import { type KubeObject, nodeInternalIp } from './kube.js';
 import { detectOverlay, type OverlaySpec } from './overlay.js';
 
@@ -52,11 +53,12 @@ export class NodeModel {
   output(id: string): string | undefined {
     const c = this.snapshot.commands[id];
     if (!c || c.missing || c.exitCode !== 0) return undefined;
-    return c.stdout;
+    return stdoutText(c);
   }
 
   fileContent(path: string): string | undefined {
-    return this.snapshot.files?.[path]?.content;
+    const f = this.snapshot.files?.[path];
+    return f ? fileText(f) : undefined;
   }
 
   /** Every netfilter table of the node (both iptables backends, both families, native nft) and its ipsets. */

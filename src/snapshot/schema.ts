@@ -62,7 +62,7 @@ export interface NodeSnapshot {
    *   sysctl             sysctl -a
    *   conntrack-stats    conntrack -S
    *   nmcli-dev          nmcli -t dev       firewalld-state  firewall-cmd --state
-   *   processes          ps -eo pid,args    (kube-proxy / kubelet / flanneld flags)
+   *   processes          ps -o pid,args -C kube-proxy,kubelet,flanneld,... (their flags; no other process)
    *   uname              uname -a
    */
   commands: Record<string, CommandRecord>;

@@ -25,6 +25,7 @@ function positiveSeconds(flag: string, value: string): number {
 export function registerCollect(program: Command): void {
   program
     .command('collect')
+    .summary("record this node's network state (verbatim command outputs and files) as a node snapshot")
     .description(
       "Record this node's network state: run the collector script (iptables-save of both backends, nft, ip link/addr/" +
         'route/rule/neigh, bridge fdb, ipvsadm, ipset, sysctl, conntrack, NetworkManager, firewalld, processes, and the ' +
@@ -36,7 +37,11 @@ export function registerCollect(program: Command): void {
     .option('-o, --output <file>', 'write the snapshot here (folders are made); default stdout')
     .option('--print-script', 'print the collector script (POSIX sh) and exit, to run it on a node by hand')
     .option('--timeout <seconds>', 'give up on the whole collection after this long', '1800')
-    .option('--command-timeout <seconds>', 'stop a single command after this long (needs timeout(1) on the node)', '600')
+    .option(
+      '--command-timeout <seconds>',
+      'stop a single command after this long (needs timeout(1) on the node)',
+      '600',
+    )
     .addHelpText(
       'after',
       `
