@@ -3,7 +3,17 @@
  * Pure: text in, tables out. Unknown syntax is kept and reported with file, line and reason, never dropped silently.
  */
 import type { ParseIssue } from '../core/errors.js';
-import { type Cidr, cidrMatcher, formatCidr, formatIpv4, type IpFamily, parseCidr, parseIpv4 } from '../core/ip.js';
+import {
+  type Cidr,
+  cidrMatcher,
+  formatCidr,
+  formatIpv4,
+  type IpFamily,
+  normalizeIp,
+  parseCidr,
+  parseIp,
+  parseIpv4,
+} from '../core/ip.js';
 import { IPTABLES_BASE_CHAINS } from '../netfilter/hooks.js';
 import { ifaceMatcher } from '../netfilter/iface.js';
 import { MatchError, type ParsedOption, unknownChoice } from '../netfilter/matches/define.js';
@@ -22,6 +32,12 @@ export interface IptablesParseOptions {
   backend?: Backend;
   /** Read every line the general way (tests prove the fast path for dump lines gives the same rules). */
   generalOnly?: boolean;
+  /**
+   * Compile every rule now. By default a `-A` line of a declared chain is compiled when the rule is first evaluated
+   * (or its `exprs`/`canonical` are read): loading a node's 200,000 kube-proxy rules then costs little more than
+   * reading them, and a trace compiles only the chains it walks. Problems in a rule are reported when it compiles.
+   */
+  eager?: boolean;
 }
 
 export interface IptablesParseResult {
@@ -129,7 +145,15 @@ export function parseIptablesSave(text: string, options: IptablesParseOptions): 
   const n = text.length;
   /** Rules per table waiting for their jump targets to be resolved at COMMIT (chains may be declared later). */
   const pendingJumps: PendingTarget[] = [];
-  const ctx: RuleContext = { table: undefined as unknown as Table, file, family, issue, caches, pendingJumps };
+  const ctx: RuleContext = {
+    table: undefined as unknown as Table,
+    file,
+    family,
+    issue,
+    caches,
+    pendingJumps,
+    place: placeRule,
+  };
 
   const finishTable = (line: number, how: 'commit' | 'eof' | 'next') => {
     if (!table) return;
@@ -201,7 +225,9 @@ export function parseIptablesSave(text: string, options: IptablesParseOptions): 
       declareChain(table, trimmed, lineNo, file, issue);
       continue;
     }
-    if (options.generalOnly || !parseDumpLine(trimmed, lineNo, ctx)) parseRuleLine(trimmed, lineNo, ctx);
+    if (options.generalOnly) parseRuleLine(trimmed, lineNo, ctx);
+    else if (!(options.eager ? false : lazyRule(trimmed, lineNo, ctx)) && !parseDumpLine(trimmed, lineNo, ctx))
+      parseRuleLine(trimmed, lineNo, ctx);
   }
   if (table && !committed) finishTable(lineNo, 'eof');
   if (dropped > 0)
@@ -266,6 +292,20 @@ interface RuleContext {
   issue: IssueFn;
   caches: Caches;
   pendingJumps: PendingTarget[];
+  /** Put a parsed rule in its chain (at a 1-based position for `-I`). */
+  place(rule: Rule, chain: Chain, insertAt?: number): void;
+}
+
+function placeRule(rule: Rule, chain: Chain, insertAt?: number): void {
+  if (insertAt !== undefined) {
+    chain.rules.splice(Math.max(0, insertAt - 1), 0, rule);
+    chain.rules.forEach((r, k) => {
+      r.index = k + 1;
+    });
+  } else {
+    chain.rules.push(rule);
+    rule.index = chain.rules.length;
+  }
 }
 
 /** A rule's `-j`/`-g` whose name is not (yet) a chain of the table: resolved when the table is complete. */
@@ -730,15 +770,7 @@ function parseRuleLine(line: string, lineNo: number, ctx: RuleContext): void {
         lineText: line,
       });
   }
-  if (insertAt !== undefined) {
-    chain.rules.splice(Math.max(0, insertAt - 1), 0, rule);
-    chain.rules.forEach((r, k) => {
-      r.index = k + 1;
-    });
-  } else {
-    chain.rules.push(rule);
-    rule.index = chain.rules.length;
-  }
+  ctx.place(rule, chain, insertAt);
 }
 
 function optionsKey(opts: ParsedOption[]): string {
@@ -1156,8 +1188,7 @@ function parseDumpLine(line: string, lineNo: number, ctx: RuleContext): boolean 
     const x = exactAddress(dst, family);
     if (x !== undefined) rule.exactDst = x;
   }
-  chain.rules.push(rule);
-  rule.index = chain.rules.length;
+  ctx.place(rule, chain);
   return true;
 }
 
@@ -1195,4 +1226,92 @@ function segmentOptions(text: string): ParsedOption[] | undefined {
     last.values.push(a.text);
   }
   return neg ? undefined : opts;
+}
+
+/**
+ * A `-A` rule compiled when first used. Its chain, position and text are known from the line; its expressions are
+ * made by the same parser as eager rules, on first access.
+ */
+class LazyRule implements Rule {
+  index = 0;
+  exactDst?: string;
+  private compiled?: Expr[];
+  constructor(
+    readonly table: string,
+    readonly chain: string,
+    readonly text: string,
+    readonly file: string,
+    readonly line: number,
+    /** The parse this rule belongs to: its caches and where its problems are reported. */
+    readonly context: RuleContext,
+    /** Its table (the parse has moved on to others by the time the rule compiles). */
+    readonly home: Table,
+  ) {}
+  get source(): { file: string; line: number } {
+    return { file: this.file, line: this.line };
+  }
+  get canonical(): string {
+    return ruleCanonical(this.exprs);
+  }
+  get exprs(): Expr[] {
+    if (!this.compiled) this.compiled = compileLazy(this);
+    return this.compiled;
+  }
+}
+
+function compileLazy(rule: LazyRule): Expr[] {
+  const base = rule.context;
+  let made: Rule | undefined;
+  const pending: PendingTarget[] = [];
+  const ctx: RuleContext = {
+    ...base,
+    table: rule.home,
+    pendingJumps: pending,
+    place: (r) => {
+      made = r;
+    },
+  };
+  if (!parseDumpLine(rule.text, rule.line, ctx)) parseRuleLine(rule.text, rule.line, ctx);
+  // The table is complete now: a target that is no chain is resolved at once.
+  resolveTargets(ctx.table, pending, ctx.family, ctx.issue, ctx.caches);
+  return made?.exprs ?? [];
+}
+
+/**
+ * Take a `-A CHAIN ...` line of a declared chain as a lazy rule. The destination index needs `exactDst` now: it is read
+ * from a `-d ADDR/32` that stands before any quote, `-m` or `-j` (where iptables-save writes it); when in doubt the rule
+ * simply is not indexed.
+ */
+function lazyRule(line: string, lineNo: number, ctx: RuleContext): boolean {
+  if (line.charCodeAt(0) !== 45 || line.charCodeAt(1) !== 65 || line.charCodeAt(2) !== 32) return false; // "-A "
+  let e = line.indexOf(' ', 3);
+  if (e < 0) e = line.length;
+  const chain = ctx.table.chains.get(line.slice(3, e));
+  if (!chain) return false;
+  const rule = new LazyRule(ctx.table.name, chain.name, line, ctx.file, lineNo, ctx, ctx.table);
+  const d = line.indexOf(' -d ', e - 1);
+  if (d > 0) {
+    const head = line.slice(0, d);
+    if (
+      !head.includes('"') &&
+      !head.includes(' -m ') &&
+      !head.includes(' -j ') &&
+      !head.includes(' -g ') &&
+      !head.endsWith(' !')
+    ) {
+      let ve = line.indexOf(' ', d + 4);
+      if (ve < 0) ve = line.length;
+      const v = line.slice(d + 4, ve);
+      const host = ctx.family === 4 ? '/32' : '/128';
+      // `ADDR/32`, or a bare address (a host too).
+      const ip = v.endsWith(host)
+        ? normalizeIp(v.slice(0, -host.length))
+        : v.includes('/')
+          ? undefined
+          : normalizeIp(v);
+      if (ip !== undefined && parseIp(ip)?.family === ctx.family) rule.exactDst = ip;
+    }
+  }
+  ctx.place(rule, chain);
+  return true;
 }

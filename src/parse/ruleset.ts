@@ -30,7 +30,12 @@ export function sniffKind(text: string): RulesInput['kind'] {
   return 'iptables-save';
 }
 
-export function loadRules(inputs: RulesInput[]): LoadedRules {
+export interface LoadOptions {
+  /** Compile every iptables rule now, so that every problem is reported at once (else rules compile when used). */
+  eager?: boolean;
+}
+
+export function loadRules(inputs: RulesInput[], options: LoadOptions = {}): LoadedRules {
   const ruleset: Ruleset = { tables: [], issues: [], files: [] };
   const ipsets = new Map<string, IpSet>();
   const issues: ParseIssue[] = ruleset.issues;
@@ -52,6 +57,7 @@ export function loadRules(inputs: RulesInput[]): LoadedRules {
       sawIptables = true;
       const r = parseIptablesSave(input.text, {
         file: input.name,
+        ...(options.eager ? { eager: true } : {}),
         ...(input.backend ? { backend: input.backend } : {}),
         ...(input.family ? { family: input.family } : {}),
       });

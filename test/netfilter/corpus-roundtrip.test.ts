@@ -41,7 +41,7 @@ for (const backend of ['nft', 'legacy'] as const) {
     let rulesCompared = 0;
     for (const f of files) {
       const text = readFileSync(join(corpusDir, f), 'utf8');
-      const ours = parseIptablesSave(text, { file: f });
+      const ours = parseIptablesSave(text, { file: f, eager: true });
       const v6 = ours.family === 6;
       await withNetns('corpus', (ns) => {
         const sets = ipsetScript(text, ours.family);
@@ -63,7 +63,7 @@ for (const backend of ['nft', 'legacy'] as const) {
         }
         const saved = nsRun(ns, `ip${v6 ? '6' : ''}tables-${backend}-save`, []);
         assert.equal(saved.status, 0, saved.stderr);
-        const theirs = parseIptablesSave(saved.stdout, { file: `${f} (read back)` });
+        const theirs = parseIptablesSave(saved.stdout, { file: `${f} (read back)`, eager: true });
         assert.deepEqual(theirs.issues, [], `${f}: the kernel's own dump must parse cleanly`);
         const a = model(ours.tables);
         const b = model(theirs.tables);

@@ -297,7 +297,7 @@ const rows: Row[] = [
 
 for (const row of rows) {
   test(`simulate: ${row.name}`, () => {
-    const { ruleset, ipsets } = loadRules([{ name: 'rules', text: save(row.rules) }]);
+    const { ruleset, ipsets } = loadRules([{ name: 'rules', text: save(row.rules) }], { eager: true });
     const errors = ruleset.issues.filter((i) => i.severity === 'error').map((i) => i.message);
     if (row.parseError) assert.ok(errors.length === 1 && row.parseError.test(errors[0] as string), errors.join('; '));
     else assert.deepEqual(errors, []);

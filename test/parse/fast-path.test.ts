@@ -8,14 +8,23 @@ import { parseIptablesSave } from '../../src/parse/iptables-save.js';
 import { kubeProxyIptablesSave } from '../../src/synth/kube-proxy-iptables.js';
 import { corpusDir } from '../support/paths.js';
 
-function flat(tables: Table[]): string[] {
+function flat(tables: Table[], withIndex = true): string[] {
   const out: string[] = [];
   for (const t of tables)
     for (const c of t.chains.values())
       for (const r of c.rules)
         out.push(
-          `${t.name}/${c.name} #${r.index} line ${r.source.line} [${r.exactDst ?? ''}] ${r.canonical} | ${r.text}`,
+          `${t.name}/${c.name} #${r.index} line ${r.source.line} [${withIndex ? (r.exactDst ?? '') : ''}] ${r.canonical} | ${r.text}`,
         );
+  return out;
+}
+
+/** Destinations a rule is indexed under: the lazy path may index fewer rules, never another destination. */
+function indexed(tables: Table[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const t of tables)
+    for (const c of t.chains.values())
+      for (const r of c.rules) if (r.exactDst) out.set(`${t.name}/${c.name}#${r.index}`, r.exactDst);
   return out;
 }
 
@@ -39,10 +48,18 @@ inputs.push([
 ]);
 
 for (const [name, text] of inputs) {
-  test(`fast path reads ${name} as the general parser does`, () => {
+  test(`fast and lazy paths read ${name} as the general parser does`, () => {
     const general = parseIptablesSave(text, { file: name, generalOnly: true });
-    const fast = parseIptablesSave(text, { file: name });
+    const fast = parseIptablesSave(text, { file: name, eager: true });
+    const lazy = parseIptablesSave(text, { file: name });
     assert.deepEqual(flat(fast.tables), flat(general.tables));
     assert.deepEqual(fast.issues, general.issues);
+    // Lazy rules compile when read (flat reads them all); their problems come then, in rule order.
+    assert.deepEqual(flat(lazy.tables, false), flat(general.tables, false));
+    const eagerIndex = indexed(general.tables);
+    for (const [rule, dst] of indexed(lazy.tables))
+      assert.equal(dst, eagerIndex.get(rule), `${rule} indexed under ${dst}`);
+    const byLine = (a: { line: number }, b: { line: number }) => a.line - b.line;
+    assert.deepEqual([...lazy.issues].sort(byLine), [...general.issues].sort(byLine));
   });
 }

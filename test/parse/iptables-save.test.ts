@@ -6,7 +6,7 @@ import { simulate } from '../../src/netfilter/simulate.js';
 import { parseIptablesSave } from '../../src/parse/iptables-save.js';
 import { loadRules } from '../../src/parse/ruleset.js';
 
-const parse = (text: string) => parseIptablesSave(text, { file: 'f.txt' });
+const parse = (text: string) => parseIptablesSave(text, { file: 'f.txt', eager: true });
 const rules = (text: string, chain = 'INPUT') => {
   const r = parse(text);
   return r.tables[0]?.chains.get(chain)?.rules ?? [];

@@ -86,7 +86,11 @@ Examples:
 Exit code: 0 when the question was answered (whatever the verdict), 2 for bad input.`,
     )
     .action((files: string[], flags: EvalFlags) => {
-      const loaded = loadRules(files.map((f) => ({ name: f, text: readText(f) })));
+      // A user asking about these files wants every problem in them listed, not only those on the packet's path.
+      const loaded = loadRules(
+        files.map((f) => ({ name: f, text: readText(f) })),
+        { eager: true },
+      );
       reportIssues(loaded.ruleset.issues);
       const env: NodeEnv = { ipsets: loaded.ipsets };
       if (flags.local !== undefined) {
