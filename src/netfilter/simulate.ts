@@ -323,10 +323,22 @@ export function simulate(
         return [finish(s, 'uncertain', null, undefined, `more than ${maxBranches} branches`)];
       // Start the next base chain when the stack is empty.
       if (s.stack.length === 0) {
-        // Skip nat chains for packets of existing connections: nat only sees a connection's first packet.
-        while (s.step < plan.length && (plan[s.step] as PlanStep).chain.type === 'nat' && s.pkt.state !== 'new')
-          s.step++;
-        if (s.step >= plan.length) return [accepted(s)];
+        for (;;) {
+          if (s.step >= plan.length) return [accepted(s)];
+          const next = plan[s.step] as PlanStep;
+          // Before conntrack's hook (the raw table) the packet has no conntrack entry: state matches see INVALID, or
+          // UNTRACKED once a NOTRACK rule ran. From conntrack's hook on, the packet's real state.
+          const early =
+            (next.hook === 'prerouting' || next.hook === 'output') && (next.chain.priority ?? 0) < CONNTRACK_PRIORITY;
+          if (!s.tracked && s.pkt.state !== 'untracked') s.pkt.state = early ? 'invalid' : packet.state;
+          if (!early) s.tracked = true;
+          // nat sees only a connection's first packet.
+          if (next.chain.type === 'nat' && s.pkt.state !== 'new') {
+            s.step++;
+            continue;
+          }
+          break;
+        }
         s.stack.push(frameFor((plan[s.step] as PlanStep).chain, s.pkt));
         s.exprPos = 0;
         s.recorded = false;

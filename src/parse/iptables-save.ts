@@ -736,7 +736,7 @@ function parseRuleLine(line: string, lineNo: number, ctx: RuleContext): void {
     exprs.push({ kind: 'match', name: '-f', test: constant(frag), canonical: `${frag ? '! ' : ''}-f` });
   if (scopes) {
     for (const scope of scopes) {
-      const m = compileScope(scope, protoNum, family, caches, (msg) => {
+      const m = compileScope(scope, protoNum, family, table.backend, caches, (msg) => {
         issue(lineNo, 'error', msg, line);
         bad = true;
       });
@@ -783,6 +783,7 @@ function compileScope(
   scope: Scope,
   proto: number | undefined,
   family: IpFamily,
+  backend: Backend,
   caches: Caches,
   fail: (msg: string) => void,
 ): MatchExpr {
@@ -801,7 +802,7 @@ function compileScope(
   if (cached) return cached;
   let m: MatchExpr;
   try {
-    const c = matchModule(scope.name).compile(scope.opts, { family, ...(proto !== undefined ? { proto } : {}) });
+    const c = matchModule(scope.name).compile(scope.opts, { family, backend, ...(proto !== undefined ? { proto } : {}) });
     m = { kind: 'match', name: scope.name, test: c.test, canonical: c.canonical };
   } catch (e) {
     if (!(e instanceof MatchError)) throw e;
@@ -1126,7 +1127,7 @@ function parseDumpLine(line: string, lineNo: number, ctx: RuleContext): boolean 
               const scope = segmentScope(segment);
               if (!scope) return false;
               let failed = false;
-              m = compileScope(scope, protoNum, family, caches, () => {
+              m = compileScope(scope, protoNum, family, table.backend, caches, () => {
                 failed = true;
               });
               if (failed) return false;

@@ -168,6 +168,22 @@ const filterCases: Case[] = [
     decisive: { kind: 'rule', table: 'filter', chain: 'FORWARD', index: 1 },
   },
   {
+    name: "forward: ESTABLISHED icmp echo reply (the reply direction of the request's entry)",
+    p: {
+      ...base,
+      path: 'forward',
+      proto: 'icmp',
+      icmpType: 0,
+      src: '10.244.2.9',
+      dst: '10.96.0.13',
+      in: 'eth0',
+      out: 'cni0',
+      state: 'established',
+    },
+    verdict: 'accept',
+    decisive: { kind: 'rule', table: 'filter', chain: 'FORWARD', index: 1 },
+  },
+  {
     name: 'forward: icmp NEW rejected',
     p: { ...base, path: 'forward', proto: 'icmp', src: '10.244.2.9', dst: '10.96.0.12', in: 'eth0', out: 'cni0' },
     verdict: 'reject',

@@ -3,7 +3,7 @@
  * test on a packet. One module per file; `registry.ts` lists them.
  */
 import type { IpFamily } from '../../core/ip.js';
-import type { Choice, MatchResult, NodeEnv, Packet } from '../model.js';
+import type { Backend, Choice, MatchResult, NodeEnv, Packet } from '../model.js';
 
 export interface ParsedOption {
   /** Option name without leading dashes (`dport`, `ctstate`). */
@@ -16,6 +16,8 @@ export interface MatchContext {
   family: IpFamily;
   /** The rule's `-p` protocol number, when given and not negated. */
   proto?: number;
+  /** Which iptables holds the rule: a few matches behave differently in the kernel under iptables-nft. */
+  backend?: Backend;
 }
 
 /** A compiled match: a test and the canonical text of what it tests. */

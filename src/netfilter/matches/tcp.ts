@@ -1,5 +1,5 @@
 /** `-m tcp` (also implied by `-p tcp`): ports, flags, `--syn`. */
-import type { MatchResult, NodeEnv, Packet } from '../model.js';
+import type { Backend, MatchResult, NodeEnv, Packet } from '../model.js';
 import { allOf, defineMatch, MatchError, negate, optText, type ParsedOption, single, unknownChoice } from './define.js';
 import { inRange, parsePortRange, rangeText } from './ports.js';
 
@@ -52,19 +52,58 @@ export function portTest(o: ParsedOption, proto: number): { test: Test; canonica
   };
 }
 
+/**
+ * The port tests of a tcp/udp match. iptables-nft (seen with 1.8.9) turns `! --sport A ! --dport B` of single ports
+ * into one compare of both ports at once, `(sport, dport) != (A, B)`: the kernel then matches when EITHER port
+ * differs, where iptables-legacy needs both to differ. The simulator does what the kernel does (proven against it).
+ */
+export function portTests(
+  opts: ParsedOption[],
+  proto: number,
+  backend: Backend | undefined,
+): { tests: Test[]; canonical: string[]; rest: ParsedOption[] } {
+  const tests: Test[] = [];
+  const canonical: string[] = [];
+  const rest: ParsedOption[] = [];
+  const ports: { o: ParsedOption; field: 'sport' | 'dport'; range: [number, number] }[] = [];
+  for (const o of opts) {
+    const port = portTest(o, proto);
+    if (!port) {
+      rest.push(o);
+      continue;
+    }
+    canonical.push(port.canonical);
+    const range = parsePortRange(single(o));
+    ports.push({ o, field: o.name.startsWith('s') ? 'sport' : 'dport', range });
+    tests.push(port.test);
+  }
+  const s = ports.find((p) => p.field === 'sport');
+  const d = ports.find((p) => p.field === 'dport');
+  if (
+    backend === 'iptables-nft' &&
+    ports.length === 2 &&
+    s &&
+    d &&
+    s.o.negated &&
+    d.o.negated &&
+    s.range[0] === s.range[1] &&
+    d.range[0] === d.range[1]
+  ) {
+    const sp = s.range[0];
+    const dp = d.range[0];
+    return { tests: [(pkt) => pkt.proto === proto && !(pkt.sport === sp && pkt.dport === dp)], canonical, rest };
+  }
+  return { tests, canonical, rest };
+}
+
 export default defineMatch({
   name: 'tcp',
   options: ['sport', 'source-port', 'dport', 'destination-port', 'tcp-flags', 'syn', 'tcp-option'],
-  compile(opts) {
-    const tests: Test[] = [(pkt) => pkt.proto === 6];
-    const canon: string[] = [];
-    for (const o of opts) {
-      const port = portTest(o, 6);
-      if (port) {
-        tests.push(port.test);
-        canon.push(port.canonical);
-        continue;
-      }
+  compile(opts, ctx) {
+    const ports = portTests(opts, 6, ctx.backend);
+    const tests: Test[] = [(pkt) => pkt.proto === 6, ...ports.tests];
+    const canon: string[] = [...ports.canonical];
+    for (const o of ports.rest) {
       if (o.name === 'tcp-flags' || o.name === 'syn') {
         let mask: number;
         let comp: number;
