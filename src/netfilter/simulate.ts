@@ -103,6 +103,8 @@ interface State {
 const CONNTRACK_PRIORITY = -200;
 
 const INDEX_THRESHOLD = 48;
+/** applyFlow's answer when the walk goes on (never mutated). */
+const GO_ON: Branch[] = [];
 const MAX_DEPTH = 64;
 
 const planCache = new WeakMap<Ruleset, Map<string, PlanStep[]>>();
@@ -442,81 +444,52 @@ export function simulate(
   };
 
   /** Act on a rule's verdict. Returns the finished branches, or [] when the walk goes on with `s`. */
+  /** Record how a base chain ended by a rule's verdict. */
+  const endChain = (s: State, step: PlanStep, rule: Rule, verdict: ChainEnd['verdict']): RuleRef => {
+    const rr = ref(rule);
+    s.chainEnds.push({ hook: step.hook, table: step.table.label, chain: step.chain.name, type: step.chain.type ?? 'filter', verdict, by: 'rule', rule: rr });
+    return rr;
+  };
+
+  const uncertainAt = (s: State, step: PlanStep, rule: Rule, why: string): Branch[] => {
+    const rr = endChain(s, step, rule, 'uncertain');
+    return [finish(s, 'uncertain', decisiveOf(rr, undefined, { detail: why }), undefined, why)];
+  };
+
+  /** Act on a rule's verdict. Returns the finished branches, or an empty list when the walk goes on with `s`. */
   const applyFlow = (s: State, flow: Flow, rule: Rule, table: Table, step: PlanStep): Branch[] => {
-    let made: RuleRef | undefined;
-    const rr = (): RuleRef => {
-      made ??= ref(rule);
-      return made;
-    };
-    const endChain = (verdict: ChainEnd['verdict']): ChainEnd => {
-      const end: ChainEnd = {
-        hook: step.hook,
-        table: table.label,
-        chain: step.chain.name,
-        type: step.chain.type ?? 'filter',
-        verdict,
-        by: 'rule',
-        rule: rr(),
-      };
-      s.chainEnds.push(end);
-      return end;
-    };
     s.exprPos = 0;
     s.recorded = false;
     switch (flow.kind) {
       case 'accept':
-        endChain('accept');
+        endChain(s, step, rule, 'accept');
         s.stack.length = 0;
         s.step++;
-        return [];
+        return GO_ON;
       case 'drop':
-        endChain('drop');
-        return [finish(s, 'drop', decisiveOf(rr(), undefined))];
+        return [finish(s, 'drop', decisiveOf(endChain(s, step, rule, 'drop'), undefined))];
       case 'reject':
-        endChain('reject');
-        return [finish(s, 'reject', decisiveOf(rr(), undefined), flow.reject)];
+        return [finish(s, 'reject', decisiveOf(endChain(s, step, rule, 'reject'), undefined), flow.reject)];
       case 'return':
         s.stack.pop();
         if (s.stack.length > 0) (s.stack[s.stack.length - 1] as Frame).pos++;
         else s.stack.push({ chain: step.chain, pos: Number.MAX_SAFE_INTEGER });
-        return [];
+        return GO_ON;
       case 'jump':
       case 'goto': {
         const target = table.chains.get(flow.chain);
-        if (!target) {
-          endChain('uncertain');
-          return [
-            finish(
-              s,
-              'uncertain',
-              decisiveOf(rr(), undefined, { detail: `chain ${flow.chain} is missing` }),
-              undefined,
-              `chain ${flow.chain} is missing`,
-            ),
-          ];
-        }
-        if (s.stack.length >= MAX_DEPTH) {
-          return [
-            finish(
-              s,
-              'uncertain',
-              decisiveOf(rr(), undefined, { detail: 'chains jump in a loop' }),
-              undefined,
-              'chains jump in a loop',
-            ),
-          ];
-        }
+        if (!target) return uncertainAt(s, step, rule, `chain ${flow.chain} is missing`);
+        if (s.stack.length >= MAX_DEPTH) return uncertainAt(s, step, rule, 'chains jump in a loop');
         // A goto replaces the current frame: when the target chain ends, the walk returns to our caller (or, from a
         // base chain, falls to its policy).
         if (flow.kind === 'goto') s.stack.pop();
         s.stack.push(frameFor(target, s.pkt));
-        return [];
+        return GO_ON;
       }
       case 'unknown':
-        endChain('uncertain');
-        return [finish(s, 'uncertain', decisiveOf(rr(), undefined, { detail: flow.why }), undefined, flow.why)];
+        return uncertainAt(s, step, rule, flow.why);
       default:
-        return [];
+        return GO_ON;
     }
   };
 
