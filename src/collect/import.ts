@@ -9,9 +9,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { VERSION } from '../cli/version.js';
 import { InputError } from '../core/errors.js';
+import { parseIpRoute } from '../parse/ip-route.js';
 import { type CommandRecord, type FileRecord, NODE_SNAPSHOT_SCHEMA, type NodeSnapshot } from '../snapshot/schema.js';
 import { COMMAND_LINES } from './commands.js';
-import { routeTextToJson } from './route-text.js';
 
 /** How a pasted command output is checked: kept as text, must be JSON, or JSON or convertible `ip route` text. */
 type Form = 'text' | 'json' | 'route';
@@ -264,7 +264,7 @@ export function importPastedFiles(dir: string, nodeName: string): ImportResult {
       skipped.push({ file: name, reason: `not UTF-8 text, so not the JSON of \`${pasted.run}\`` });
       continue;
     }
-    let stdout = body;
+    const stdout = body;
     let command = `${COMMAND_LINES.get(id) ?? pasted.run} # from ${name}`;
     if (pasted.form === 'json' || pasted.form === 'route') {
       if (!body.trim()) {
@@ -278,20 +278,18 @@ export function importPastedFiles(dir: string, nodeName: string): ImportResult {
         json = false;
       }
       if (!json && pasted.form === 'route') {
-        const converted = routeTextToJson(body);
-        if (!converted.ok) {
+        // Kept as pasted: the route parser reads `ip route` text as it reads the JSON form. What it cannot read
+        // exactly is refused rather than half-understood.
+        const problem = parseIpRoute(body, name).issues.find((i) => i.severity === 'error');
+        if (problem) {
           skipped.push({
             file: name,
-            reason: `neither JSON nor \`ip route\` text netdoctor can convert exactly (line ${converted.line}: ${converted.reason}); attach the output of \`${pasted.run}\``,
+            reason: `neither JSON nor \`ip route\` text netdoctor reads exactly (line ${problem.line}: ${problem.message}); attach the output of \`${pasted.run}\``,
           });
           continue;
         }
-        stdout = JSON.stringify(converted.routes);
-        command = `${COMMAND_LINES.get(id)} # converted from the ip route text in ${name}`;
-        notes.push({
-          file: name,
-          message: `ip route text converted to the \`ip -j\` form (${converted.routes.length} routes)`,
-        });
+        command = `ip route show table all # the text pasted in ${name}`;
+        notes.push({ file: name, message: 'ip route text kept as it is (netdoctor reads it like the `ip -j` form)' });
       } else if (!json) {
         skipped.push({
           file: name,

@@ -447,7 +447,15 @@ export function simulate(
   /** Record how a base chain ended by a rule's verdict. */
   const endChain = (s: State, step: PlanStep, rule: Rule, verdict: ChainEnd['verdict']): RuleRef => {
     const rr = ref(rule);
-    s.chainEnds.push({ hook: step.hook, table: step.table.label, chain: step.chain.name, type: step.chain.type ?? 'filter', verdict, by: 'rule', rule: rr });
+    s.chainEnds.push({
+      hook: step.hook,
+      table: step.table.label,
+      chain: step.chain.name,
+      type: step.chain.type ?? 'filter',
+      verdict,
+      by: 'rule',
+      rule: rr,
+    });
     return rr;
   };
 

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { importPastedFiles } from '../../src/collect/import.js';
 import { COLLECTOR_SCRIPT } from '../../src/collect/script.js';
 import { InputError } from '../../src/core/errors.js';
+import { parseIpRoute } from '../../src/parse/ip-route.js';
 import type { NodeSnapshot } from '../../src/snapshot/schema.js';
 import { run, runCli, tempDir } from './helpers.js';
 
@@ -91,12 +92,13 @@ describe('bundle import (pasted files)', () => {
     // Invalid UTF-8 is kept as bytes.
     assert.equal(c.processes.stdout, '');
     assert.deepEqual(Buffer.from(c.processes.stdoutBase64 ?? '', 'base64'), readFileSync(join(dir, 'ps.txt')));
-    // Route text becomes the ip -j form.
-    assert.deepEqual(JSON.parse(c['ip-route'].stdout), [
-      { dst: 'default', gateway: '10.0.0.1', dev: 'eth0', protocol: 'dhcp', metric: 100, flags: [] },
-      { dst: '10.244.1.0/24', gateway: '10.244.1.0', dev: 'flannel.1', flags: ['onlink'] },
-    ]);
-    assert.match(c['ip-route'].command, /converted from the ip route text in ip-route\.txt/);
+    // Route text is kept as pasted, and the route parser reads it.
+    assert.equal(c['ip-route'].stdout, ROUTE_TEXT);
+    assert.match(c['ip-route'].command, /the text pasted in ip-route\.txt/);
+    assert.deepEqual(
+      parseIpRoute(c['ip-route'].stdout, 'ip-route.txt').routes.map((r) => r.text),
+      ['default via 10.0.0.1 dev eth0 proto dhcp metric 100', '10.244.1.0/24 via 10.244.1.0 dev flannel.1 onlink'],
+    );
     // Files from the node land at their paths on a node.
     assert.equal(
       snapshot.files['/run/flannel/subnet.env'].content,
@@ -122,7 +124,7 @@ describe('bundle import (pasted files)', () => {
     const noted = notes.map((n) => `${n.file}: ${n.message}`).join('\n');
     assert.match(noted, /sysctl\.txt: Windows line ends/);
     assert.match(noted, /ipset\.txt: empty: kept/);
-    assert.match(noted, /ip-route\.txt: ip route text converted/);
+    assert.match(noted, /ip-route\.txt: ip route text kept/);
     assert.equal(used.length, Object.keys(c).length + Object.keys(snapshot.files).length);
   });
 

@@ -1,8 +1,8 @@
 /** Port values and ranges as iptables writes them: `80`, `http`, `1024:65535`, `:1023`, `8000:`. */
 import { MatchError } from './define.js';
 
-/** The service names iptables resolves through /etc/services that appear in real rulesets. */
-const SERVICES: Record<string, number> = {
+/** The service names iptables and nft resolve through /etc/services that appear in real rulesets. */
+export const SERVICES: Record<string, number> = {
   ftp: 21,
   'ftp-data': 20,
   ssh: 22,

@@ -4,6 +4,7 @@
  * 32 bits), IPv6 addresses bigints, interface names strings.
  */
 import { formatIpv4, formatIpv6, parseIpv4, parseIpv6 } from '../../core/ip.js';
+import { SERVICES } from '../matches/ports.js';
 import { parseProtocol, protocolName } from '../model.js';
 
 export type Val = number | bigint | string;
@@ -129,33 +130,6 @@ export const INET_PROTO: NftType = {
   },
   // nft prints 58 as `ipv6-icmp` (the /etc/protocols name).
   format: (v) => PROTO_NAMES[v as number] ?? protocolName(v as number),
-};
-
-/** The service names nft may print instead of a port number (`nft -S`, or a ruleset written by hand). */
-const SERVICES: Record<string, number> = {
-  ftp: 21,
-  ssh: 22,
-  telnet: 23,
-  smtp: 25,
-  domain: 53,
-  bootps: 67,
-  bootpc: 68,
-  tftp: 69,
-  http: 80,
-  ntp: 123,
-  snmp: 161,
-  bgp: 179,
-  ldap: 389,
-  https: 443,
-  'dhcpv6-client': 546,
-  'dhcpv6-server': 547,
-  submission: 587,
-  ldaps: 636,
-  'kerberos-adm': 749,
-  imaps: 993,
-  pop3s: 995,
-  mysql: 3306,
-  postgresql: 5432,
 };
 
 export const INET_SERVICE: NftType = {
