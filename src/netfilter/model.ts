@@ -154,7 +154,9 @@ export interface Chain {
 }
 
 export interface ChainIndex {
+  /** For each destination: the positions of the rules that can match a packet to it, in chain order. */
   byDst: Map<string, number[]>;
+  /** Rules without an exact destination (the list for any other destination). */
   others: number[];
 }
 

@@ -169,16 +169,28 @@ export function compileRuleset(ruleset: Ruleset): void {
 
 function chainIndex(chain: Chain): ChainIndex {
   if (chain.index) return chain.index;
-  const byDst = new Map<string, number[]>();
+  const exact = new Map<string, number[]>();
   const others: number[] = [];
   chain.rules.forEach((r, i) => {
     if (r.exactDst === undefined) others.push(i);
     else {
-      const list = byDst.get(r.exactDst);
+      const list = exact.get(r.exactDst);
       if (list) list.push(i);
-      else byDst.set(r.exactDst, [i]);
+      else exact.set(r.exactDst, [i]);
     }
   });
+  // Each destination's list holds, in chain order, its own rules and the rules for every destination.
+  const byDst = new Map<string, number[]>();
+  for (const [dst, own] of exact) {
+    const merged: number[] = [];
+    let a = 0;
+    let b = 0;
+    while (a < own.length || b < others.length) {
+      if (b >= others.length || (a < own.length && (own[a] as number) < (others[b] as number))) merged.push(own[a++] as number);
+      else merged.push(others[b++] as number);
+    }
+    byDst.set(dst, merged);
+  }
   chain.index = { byDst, others };
   return chain.index;
 }
@@ -187,17 +199,7 @@ function chainIndex(chain: Chain): ChainIndex {
 function candidates(chain: Chain, pkt: Packet): number[] | undefined {
   if (chain.rules.length < INDEX_THRESHOLD) return undefined;
   const idx = chainIndex(chain);
-  const exact = idx.byDst.get(formatIp(pkt.dst));
-  if (!exact) return idx.others;
-  const out: number[] = [];
-  let a = 0;
-  let b = 0;
-  const o = idx.others;
-  while (a < exact.length || b < o.length) {
-    if (b >= o.length || (a < exact.length && (exact[a] as number) < (o[b] as number))) out.push(exact[a++] as number);
-    else out.push(o[b++] as number);
-  }
-  return out;
+  return idx.byDst.get(formatIp(pkt.dst)) ?? idx.others;
 }
 
 function frameFor(chain: Chain, pkt: Packet): Frame {
