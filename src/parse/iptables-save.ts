@@ -323,23 +323,36 @@ interface PendingTarget {
  * One rule of a dump. Where it came from and its canonical text are computed when asked for, so that a 200,000-rule
  * kube-proxy dump costs little more than its text.
  */
-class SavedRule implements Rule {
+abstract class DumpRule implements Rule {
   index = 0;
-  counters?: Counters;
   exactDst?: string;
+  abstract readonly exprs: Expr[];
   constructor(
     readonly table: string,
     readonly chain: string,
     readonly text: string,
     readonly file: string,
     readonly line: number,
-    readonly exprs: Expr[],
   ) {}
   get source(): { file: string; line: number } {
     return { file: this.file, line: this.line };
   }
   get canonical(): string {
     return ruleCanonical(this.exprs);
+  }
+}
+
+class SavedRule extends DumpRule {
+  counters?: Counters;
+  constructor(
+    table: string,
+    chain: string,
+    text: string,
+    file: string,
+    line: number,
+    readonly exprs: Expr[],
+  ) {
+    super(table, chain, text, file, line);
   }
 }
 
@@ -802,7 +815,11 @@ function compileScope(
   if (cached) return cached;
   let m: MatchExpr;
   try {
-    const c = matchModule(scope.name).compile(scope.opts, { family, backend, ...(proto !== undefined ? { proto } : {}) });
+    const c = matchModule(scope.name).compile(scope.opts, {
+      family,
+      backend,
+      ...(proto !== undefined ? { proto } : {}),
+    });
     m = { kind: 'match', name: scope.name, test: c.test, canonical: c.canonical };
   } catch (e) {
     if (!(e instanceof MatchError)) throw e;
@@ -1233,26 +1250,20 @@ function segmentOptions(text: string): ParsedOption[] | undefined {
  * A `-A` rule compiled when first used. Its chain, position and text are known from the line; its expressions are
  * made by the same parser as eager rules, on first access.
  */
-class LazyRule implements Rule {
-  index = 0;
-  exactDst?: string;
+class LazyRule extends DumpRule {
   private compiled?: Expr[];
   constructor(
-    readonly table: string,
-    readonly chain: string,
-    readonly text: string,
-    readonly file: string,
-    readonly line: number,
+    table: string,
+    chain: string,
+    text: string,
+    file: string,
+    line: number,
     /** The parse this rule belongs to: its caches and where its problems are reported. */
     readonly context: RuleContext,
     /** Its table (the parse has moved on to others by the time the rule compiles). */
     readonly home: Table,
-  ) {}
-  get source(): { file: string; line: number } {
-    return { file: this.file, line: this.line };
-  }
-  get canonical(): string {
-    return ruleCanonical(this.exprs);
+  ) {
+    super(table, chain, text, file, line);
   }
   get exprs(): Expr[] {
     if (!this.compiled) this.compiled = compileLazy(this);
