@@ -55,6 +55,8 @@ export const COLLECTOR_SCRIPT: string = String.raw`#!/bin/sh
 # Run it as root:   sudo sh collect.sh > node.out          or:   ssh NODE sudo sh -s < collect.sh > node.out
 # then:             netdoctor bundle import-raw node.out --node NODE -o bundle/nodes/NODE.json
 # NETDOCTOR_CMD_TIMEOUT (seconds, default ${DEFAULT_COMMAND_TIMEOUT_S}) bounds each command when timeout(1) exists.
+# NETDOCTOR_ROOT (e.g. /host in a pod that mounts the node's / there) is where the node's files are read from; they
+# are recorded under their own paths. /proc is always this process's own (with hostNetwork, the node's network).
 
 nd_cleanup() {
   if [ -n "$nd_pid" ]; then kill "$nd_pid" 2>/dev/null; fi
@@ -130,17 +132,30 @@ nd_run() {
 
 # nd_file PATH: the file's content, or why it could not be read. Copied first, so a file that changes while it is
 # read (/proc counters) still gets a length that matches its bytes.
+# nd_resolve PATH: nd_p := where PATH is read: under NETDOCTOR_ROOT, absolute symlinks followed inside that root.
+nd_resolve() {
+  case $1 in /proc/*) nd_p=$1; return 0 ;; esac
+  nd_p=$nd_root$1
+  nd_i=0
+  while [ -n "$nd_root" ] && [ -L "$nd_p" ] && [ "$nd_i" -lt 8 ]; do
+    nd_l=$(readlink "$nd_p" 2>/dev/null) || break
+    case $nd_l in /*) nd_p=$nd_root$nd_l ;; *) nd_p=${'$'}{nd_p%/*}/$nd_l ;; esac
+    nd_i=$((nd_i + 1))
+  done
+}
+
 nd_file() {
   case $1 in *"$nd_nl"*) return 0 ;; esac
-  if [ ! -e "$1" ]; then
-    if [ -L "$1" ]; then nd_text file-error "$1" 1 'dangling symlink'; else nd_text file-error "$1" 1 missing; fi
-  elif [ ! -f "$1" ]; then
+  nd_resolve "$1"
+  if [ ! -e "$nd_p" ]; then
+    if [ -L "$nd_p" ]; then nd_text file-error "$1" 1 'dangling symlink'; else nd_text file-error "$1" 1 missing; fi
+  elif [ ! -f "$nd_p" ]; then
     nd_text file-error "$1" 1 'not a regular file'
-  elif cat "$1" </dev/null >"$nd_tmp/f" 2>"$nd_tmp/e"; then
+  elif cat "$nd_p" </dev/null >"$nd_tmp/f" 2>"$nd_tmp/e"; then
     nd_emit file "$1" 0 "$nd_tmp/f"
   else
     nd_rc=$?
-    if [ ! -r "$1" ]; then nd_text file-error "$1" "$nd_rc" 'permission denied'
+    if [ ! -r "$nd_p" ]; then nd_text file-error "$1" "$nd_rc" 'permission denied'
     else nd_emit file-error "$1" "$nd_rc" "$nd_tmp/e"; fi
   fi
   rm -f "$nd_tmp/f" "$nd_tmp/e"
@@ -148,8 +163,8 @@ nd_file() {
 
 # nd_glob PATTERN: every file the pattern matches (none: nothing recorded).
 nd_glob() {
-  for nd_g in $1; do
-    if [ -e "$nd_g" ] || [ -L "$nd_g" ]; then nd_file "$nd_g"; fi
+  for nd_g in $nd_root$1; do
+    if [ -e "$nd_g" ] || [ -L "$nd_g" ]; then nd_file "${'$'}{nd_g#"$nd_root"}"; fi
   done
 }
 
@@ -161,6 +176,7 @@ nd_main() {
 '
   nd_tmp=
   nd_pid=
+  nd_root=${'$'}{NETDOCTOR_ROOT%/}
   trap nd_cleanup EXIT
   trap 'exit 129' HUP
   trap 'exit 130' INT
