@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { evaluatePolicies, ipPeer, type Peer, type PolicyProtocol, podPeer } from '../../src/kube/networkpolicy.js';
 import { findPod } from '../../src/kube/objects.js';
+import type { LabelSelector } from '../../src/kube/selectors.js';
 import type { KubeObject } from '../../src/model/kube.js';
 import { namespace, netpol, node, objects, pod } from './fixtures.js';
 
@@ -59,8 +60,12 @@ interface Row {
 }
 
 const sel = (labels: Record<string, string>) => ({ matchLabels: labels });
-const ingressOnly = (name: string, ingress: unknown[] | undefined, podSelector = sel({ app: 'web' }), ns = 'default') =>
-  netpol(name, { podSelector, policyTypes: ['Ingress'], ...(ingress ? { ingress } : {}) }, ns);
+const ingressOnly = (
+  name: string,
+  ingress: unknown[] | undefined,
+  podSelector: LabelSelector = sel({ app: 'web' }),
+  ns = 'default',
+) => netpol(name, { podSelector, policyTypes: ['Ingress'], ...(ingress ? { ingress } : {}) }, ns);
 
 const rows: Row[] = [
   // isolation
