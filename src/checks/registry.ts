@@ -1,6 +1,6 @@
 /** Every check netdoctor runs, in the order the catalogue lists them. */
-import type { Check } from './define.js';
 import datapathNotModelled from './datapath-not-modelled.js';
+import type { Check } from './define.js';
 import kubeProxyKnownBug from './kube-proxy-known-bug.js';
 import kubeProxyMissingOnNode from './kube-proxy-missing-on-node.js';
 import overlayPortBlocked from './overlay-port-blocked.js';
