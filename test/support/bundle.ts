@@ -11,6 +11,10 @@ export interface TestNode {
   /** The uplink that holds the node IP (default eth0). */
   uplink?: string;
   annotations?: Record<string, string>;
+  /** File contents by absolute path (/run/flannel/subnet.env, NetworkManager config, ...). */
+  files?: Record<string, string>;
+  /** The Node's spec.podCIDR. */
+  podCIDR?: string;
 }
 
 export function testBundle(nodes: TestNode[], objects: KubeObject[] = []): Bundle {
@@ -76,7 +80,7 @@ export function testBundle(nodes: TestNode[], objects: KubeObject[] = []): Bundl
       collectedAt: '2026-01-01T00:00:00Z',
       collector: { version: 'test', transport: 'import' },
       commands,
-      files: {},
+      files: Object.fromEntries(Object.entries(n.files ?? {}).map(([path, content]) => [path, { content }])),
     });
     files.set(n.name, `nodes/${n.name}.json`);
   }
@@ -84,6 +88,7 @@ export function testBundle(nodes: TestNode[], objects: KubeObject[] = []): Bundl
     apiVersion: 'v1',
     kind: 'Node',
     metadata: { name: n.name, annotations: { 'flannel.alpha.coreos.com/public-ip': n.ip, ...n.annotations } },
+    ...(n.podCIDR ? { spec: { podCIDR: n.podCIDR, podCIDRs: [n.podCIDR] } } : {}),
     status: { addresses: [{ type: 'InternalIP', address: n.ip }] },
   }));
   return {
