@@ -70,4 +70,6 @@ export const COLLECTOR_FILES: readonly string[] = [
   '/var/lib/kubelet/config.yaml',
   '/proc/sys/net/netfilter/nf_conntrack_count',
   '/proc/sys/net/netfilter/nf_conntrack_max',
+  // Loaded kernel modules: whether br_netfilter is loaded (absent on kernels without module support).
+  '/proc/modules',
 ];

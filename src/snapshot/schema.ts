@@ -69,7 +69,7 @@ export interface NodeSnapshot {
   /**
    * File contents by absolute path (globs expanded by the collector): /run/flannel/subnet.env, /etc/cni/net.d/*,
    * /etc/resolv.conf, /etc/NetworkManager/NetworkManager.conf, /etc/NetworkManager/conf.d/*, pods' resolv.conf files,
-   * /proc/sys/net/netfilter/nf_conntrack_count and _max.
+   * /proc/sys/net/netfilter/nf_conntrack_count and _max, /proc/modules (br_netfilter loaded?).
    */
   files: Record<string, FileRecord>;
 }
