@@ -11,6 +11,7 @@ import { registerCollect } from './commands/collect.js';
 import { registerDiagnose } from './commands/diagnose.js';
 import { registerLab } from './commands/lab.js';
 import { registerRules } from './commands/rules.js';
+import { registerTrace } from './commands/trace.js';
 import { VERSION } from './version.js';
 
 export function buildProgram(): Command {
@@ -38,6 +39,7 @@ Start here:
   registerBundle(program);
   registerDiagnose(program);
   registerLab(program);
+  registerTrace(program);
   return program;
 }
 

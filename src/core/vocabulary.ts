@@ -32,7 +32,7 @@ export interface RejectInfo {
   clientSees: ClientSees;
 }
 
-export type DecisiveKind = 'rule' | 'policy' | 'route' | 'ipvs' | 'policy-object' | 'missing-data';
+export type DecisiveKind = 'rule' | 'policy' | 'route' | 'ipvs' | 'policy-object' | 'missing-data' | 'sysctl';
 
 /**
  * The object that decided. For drop/reject: the rule or policy that dropped. For accept: the rule or policy that ended
