@@ -1,5 +1,6 @@
 /** The text report of `diagnose`: the cause first, then the evidence, then the fix — what a senior engineer would say. */
 import type { Evidence, Finding } from '../core/vocabulary.js';
+import { type Lang, translator } from './i18n.js';
 import { style } from './style.js';
 
 function evidenceLine(e: Evidence): string {
@@ -14,19 +15,24 @@ export interface TextReportInput {
   checks: number;
 }
 
-export function formatFindingsText({ findings, nodes, checks }: TextReportInput, tty: boolean): string {
+export function formatFindingsText(
+  { findings, nodes, checks }: TextReportInput,
+  tty: boolean,
+  lang: Lang = 'en',
+): string {
   const s = style(tty);
+  const t = translator(lang);
   const out: string[] = [];
   const sevColour = (sev: string) =>
     sev === 'critical' || sev === 'error' ? s.red : sev === 'warning' ? s.yellow : s.dim;
   for (const f of findings) {
-    out.push(`${sevColour(f.severity)(s.bold(f.severity.toUpperCase()))}  ${s.bold(f.title)}`);
-    out.push(`  ${s.dim(`check ${f.check}${f.node ? `, node ${f.node}` : ''}`)}`);
+    out.push(`${sevColour(f.severity)(s.bold(t(`severity.${f.severity}`)))}  ${s.bold(f.title)}`);
+    out.push(`  ${s.dim(`${t('check')} ${f.check}${f.node ? `, ${t('node')} ${f.node}` : ''}`)}`);
     out.push('');
     for (const line of wrap(f.detail, 100)) out.push(`  ${line}`);
     if (f.evidence.length) {
       out.push('');
-      out.push('  Evidence:');
+      out.push(`  ${t('evidence')}:`);
       for (const e of f.evidence) {
         out.push(`    ${evidenceLine(e)}`);
         const src = e.source as { file: string; line: number } | undefined;
@@ -35,7 +41,7 @@ export function formatFindingsText({ findings, nodes, checks }: TextReportInput,
     }
     if (f.fix.length) {
       out.push('');
-      out.push('  Fix:');
+      out.push(`  ${t('fix')}:`);
       for (const x of f.fix) out.push(`    ${s.green(`$ ${x}`)}`);
     }
     out.push('');
@@ -44,6 +50,17 @@ export function formatFindingsText({ findings, nodes, checks }: TextReportInput,
     .map((sev) => [sev, findings.filter((f) => f.severity === sev).length] as const)
     .filter(([, n]) => n > 0)
     .map(([sev, n]) => `${n} ${sev}`);
+  if (lang !== 'en') {
+    const summary = counts.map((c) =>
+      c.replace(/^(\d+) (\w+)$/, (_m, n, sev) => `${n} ${t(`severity.${sev}` as 'severity.info')}`),
+    );
+    out.push(
+      findings.length === 0
+        ? s.green(t('noProblems', { nodes, checks }))
+        : t('diagnoseHeadline', { nodes, checks, summary: summary.join(', ') }),
+    );
+    return `${out.join('\n')}\n`;
+  }
   out.push(
     findings.length === 0
       ? s.green(`No problems found: ${nodes} node${nodes === 1 ? '' : 's'}, ${checks} check${checks === 1 ? '' : 's'}.`)

@@ -8,11 +8,14 @@ import { ExitCode, SEVERITIES, type Severity, severityRank } from '../../core/vo
 import { ClusterModel } from '../../model/cluster.js';
 import { formatFindingsJson } from '../../report/findings-json.js';
 import { formatFindingsText } from '../../report/findings-text.js';
+import { formatFindingsHtml } from '../../report/html/findings-page.js';
+import { LANGS, type Lang } from '../../report/i18n.js';
 import { loadBundle } from '../../snapshot/bundle.js';
 import { reportIssues } from '../input.js';
 
 interface DiagnoseFlags {
-  format: 'text' | 'json';
+  format: 'text' | 'json' | 'html';
+  lang: Lang;
   failOn: Severity;
   checks?: string;
   debug?: boolean;
@@ -28,7 +31,8 @@ export function registerDiagnose(program: Command): void {
       '<bundle>',
       'a bundle directory: cluster.json and nodes/<node>.json (made by `netdoctor lab collect`, `collect`, `bundle import`)',
     )
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'html']).default('text'))
+    .addOption(new Option('--lang <lang>', 'language of text and html reports').choices([...LANGS]).default('en'))
     .addOption(
       new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity')
         .choices([...SEVERITIES])
@@ -41,6 +45,8 @@ export function registerDiagnose(program: Command): void {
 Examples:
   netdoctor diagnose examples/seed-000
   netdoctor diagnose ./bundle --format json | jq '.findings[] | {check, node, title}'
+  netdoctor diagnose ./bundle --format html > report.html   # one self-contained page
+  netdoctor diagnose ./bundle --lang zh                      # 中文报告
   netdoctor diagnose ./bundle --fail-on warning      # for CI: fail on warnings too
 
 Exit code: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 bad input or an internal error.`,
@@ -60,11 +66,16 @@ Exit code: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 bad in
       for (const f of failed)
         process.stderr.write(`netdoctor: check ${f.check} failed (internal error): ${f.error.message}\n`);
       if (flags.format === 'json') process.stdout.write(formatFindingsJson(findings));
+      else if (flags.format === 'html')
+        process.stdout.write(
+          formatFindingsHtml({ findings, nodes: cluster.nodes.length, checks: checks.length, source: dir }, flags.lang),
+        );
       else
         process.stdout.write(
           formatFindingsText(
             { findings, nodes: cluster.nodes.length, checks: checks.length },
             process.stdout.isTTY === true,
+            flags.lang,
           ),
         );
       const failing = findings.some((f) => severityRank(f.severity) >= severityRank(flags.failOn));
