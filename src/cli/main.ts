@@ -9,6 +9,7 @@ import { ExitCode } from '../core/vocabulary.js';
 import { registerBundle } from './commands/bundle.js';
 import { registerCollect } from './commands/collect.js';
 import { registerDiagnose } from './commands/diagnose.js';
+import { registerDiff } from './commands/diff.js';
 import { registerLab } from './commands/lab.js';
 import { registerRules } from './commands/rules.js';
 import { registerTrace } from './commands/trace.js';
@@ -38,6 +39,7 @@ Start here:
   registerCollect(program);
   registerBundle(program);
   registerDiagnose(program);
+  registerDiff(program);
   registerLab(program);
   registerTrace(program);
   return program;

@@ -1,0 +1,585 @@
+/**
+ * Netfilter by behaviour. Both rulesets are normalised (node values to tokens, comments and counters out, kube-proxy's
+ * hashed chain names to the service port and endpoint they stand for), chains are matched by name and their rules
+ * aligned on normalised text. Each rule that has no equal on the other side (paired with its changed twin where
+ * there is one), and each differing policy, is a candidate; its packet classes come from what the differing rules
+ * mention (classes.ts), reached through the rules that jump to its chain, and are simulated on both nodes at the
+ * paths that reach the chain. A candidate is reported only when some class ends differently on the two nodes and
+ * passes the candidate's rule there — so a reordering or respelling that changes nothing is not reported.
+ */
+import type { Evidence } from '../core/vocabulary.js';
+import type { NodeModel } from '../model/cluster.js';
+import type { Chain, Hook, NodeEnv, Path, Rule, Ruleset, Table } from '../netfilter/model.js';
+import { type EvalResult, simulate } from '../netfilter/simulate.js';
+import { align } from './align.js';
+import {
+  applyValue,
+  type ClassSpec,
+  type Constraint,
+  constraintsOf,
+  defaultSpec,
+  describeSpec,
+  packetOn,
+  specKey,
+  words,
+} from './classes.js';
+import type { Normaliser } from './identity.js';
+import type { ClassDifference, ClassOutcome, Difference } from './types.js';
+
+const HASHED = /\bKUBE-(SVC|SVL|SEP|FW|XLB|EXT)-[A-Z0-9]{16}\b/g;
+const COMMENT = /(?:-m comment )?--comment ("(?:[^"\\]|\\.)*"|\S+)\s*/g;
+const NFT_COMMENT = /\bcomment "(?:[^"\\]|\\.)*"\s*/g;
+
+interface NRule {
+  rule: Rule;
+  /** Normalised: node values as tokens. */
+  key: string;
+  /** Comments out and hashed chains renamed, but node values kept (for cluster facts such as endpoints). */
+  raw: string;
+  /** The rule without comments, node values kept: what is shown. */
+  shown: string;
+}
+
+interface NChain {
+  name: string;
+  chain: Chain;
+  rules: NRule[];
+}
+
+interface NTable {
+  key: string;
+  table: Table;
+  chains: Map<string, NChain>;
+}
+
+interface Side {
+  node: NodeModel;
+  norm: Normaliser;
+  ruleset: Ruleset;
+  env: NodeEnv;
+  tables: Map<string, NTable>;
+  /** Per table key: chain name (real) → the rules that jump or go to it. */
+  callers: Map<string, Map<string, Rule[]>>;
+}
+
+/** The service port name (`ns/name:port`) kube-proxy writes in a comment. */
+function servicePortName(comment: string): string | undefined {
+  const m = /([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[\w.-]+)?)/i.exec(comment);
+  return m?.[1];
+}
+
+/** kube-proxy's hashed chains named after what they stand for: `KUBE-SEP(default/echo:tcp -> 10.244.1.5:8080)`. */
+function renameHashed(table: Table): Map<string, string> {
+  const names = new Map<string, string>();
+  const used = new Map<string, number>();
+  for (const chain of table.chains.values()) {
+    const m = /^KUBE-(SVC|SVL|SEP|FW|XLB|EXT)-[A-Z0-9]{16}$/.exec(chain.name);
+    if (!m) continue;
+    let spn: string | undefined;
+    let dest: string | undefined;
+    for (const r of chain.rules) {
+      if (!spn) {
+        const c = /--comment ("(?:[^"\\]|\\.)*"|\S+)/.exec(r.text);
+        if (c) spn = servicePortName((c[1] as string).replace(/^"|"$/g, '').replace(/ -> .*$/, ''));
+      }
+      const d = /--to-destination (\S+)/.exec(r.text);
+      if (d) dest = d[1];
+    }
+    if (!spn && !dest) continue;
+    let name = `KUBE-${m[1]}(${spn ?? '?'}${m[1] === 'SEP' && dest ? ` -> ${dest}` : ''})`;
+    const n = (used.get(name) ?? 0) + 1;
+    used.set(name, n);
+    if (n > 1) name = `${name}~${n}`;
+    names.set(chain.name, name);
+  }
+  return names;
+}
+
+function tableKey(t: Table): string {
+  return `${t.backend} ${t.family} ${t.name}`;
+}
+
+function stripRule(text: string, chain: string): string {
+  let t = text.startsWith(`-A ${chain} `) ? text.slice(chain.length + 4) : text;
+  t = t.replace(COMMENT, '').replace(NFT_COMMENT, '').trim();
+  return t;
+}
+
+function normaliseSide(node: NodeModel, norm: Normaliser): Side {
+  const { ruleset, env } = node.netfilter;
+  const tables = new Map<string, NTable>();
+  for (const table of ruleset.tables) {
+    const rename = renameHashed(table);
+    const renameText = (s: string) => (rename.size ? s.replace(HASHED, (h) => rename.get(h) ?? h) : s);
+    const chains = new Map<string, NChain>();
+    for (const chain of table.chains.values()) {
+      const name = rename.get(chain.name) ?? chain.name;
+      const rules: NRule[] = chain.rules.map((rule) => {
+        const shown = stripRule(rule.text, chain.name);
+        const raw = renameText(shown);
+        let key = norm.text(raw);
+        if (norm.uplink)
+          key = key.replace(
+            /(-[io]|--in-interface|--out-interface|[io]ifname)( !=| !)? "?([\w.+@-]+)"?/g,
+            (w, opt: string, neg: string | undefined, name: string) =>
+              name === norm.uplink ? `${opt}${neg ?? ''} <uplink>` : w,
+          );
+        return { rule, key, raw, shown };
+      });
+      chains.set(name, { name, chain, rules });
+    }
+    tables.set(tableKey(table), { key: tableKey(table), table, chains });
+  }
+  return { node, norm, ruleset, env, tables, callers: new Map() };
+}
+
+function callersOf(side: Side, t: NTable, chainName: string): Rule[] {
+  let map = side.callers.get(t.key);
+  if (!map) {
+    map = new Map();
+    for (const chain of t.table.chains.values())
+      for (const rule of chain.rules) {
+        const m = /(?:^|\s)-[jg] (\S+)|\b(?:jump|goto) (\S+)/.exec(rule.text);
+        const target = m?.[1] ?? m?.[2];
+        if (!target) continue;
+        const list = map.get(target);
+        if (list) list.push(rule);
+        else map.set(target, [rule]);
+      }
+    side.callers.set(t.key, map);
+  }
+  return map.get(chainName) ?? [];
+}
+
+const HOOK_PATHS: Record<Hook, Path[]> = {
+  prerouting: ['input', 'forward'],
+  input: ['input'],
+  forward: ['forward'],
+  output: ['output'],
+  postrouting: ['forward', 'output'],
+};
+
+/** The paths that reach a chain, and one chain of caller rules from a base chain down to it (outermost first). */
+function reach(side: Side, t: NTable, chain: Chain): { paths: Set<Path>; context: Rule[] } {
+  const paths = new Set<Path>();
+  let context: Rule[] | undefined;
+  const seen = new Set<string>([chain.name]);
+  let frontier: { chain: Chain; via: Rule[] }[] = [{ chain, via: [] }];
+  for (let depth = 0; depth < 8 && frontier.length; depth++) {
+    const next: { chain: Chain; via: Rule[] }[] = [];
+    for (const f of frontier) {
+      if (f.chain.hook) {
+        for (const p of HOOK_PATHS[f.chain.hook]) paths.add(p);
+        context ??= f.via;
+      }
+      // kube-proxy's shared chains (KUBE-MARK-MASQ) have thousands of callers: a few tell the paths.
+      for (const r of callersOf(side, t, f.chain.name).slice(0, 8)) {
+        const c = t.table.chains.get(r.chain);
+        if (!c || seen.has(c.name)) continue;
+        seen.add(c.name);
+        next.push({ chain: c, via: [r, ...f.via] });
+      }
+    }
+    frontier = next;
+  }
+  return { paths, context: context ?? [] };
+}
+
+interface Candidate {
+  table: string;
+  chain: string;
+  a?: NRule;
+  b?: NRule;
+  aChain?: NChain;
+  bChain?: NChain;
+  policy?: { a?: string; b?: string };
+}
+
+function similarity(x: NRule, y: NRule): number {
+  const a = new Set(words(x.key));
+  const b = words(y.key);
+  let common = 0;
+  for (const w of b) if (a.has(w)) common++;
+  return common / Math.max(a.size, b.length, 1);
+}
+
+/** Pair the rules of one gap of the alignment: the same rule with node values kept, the same rule moved, a changed twin. */
+function pairGap(dels: NRule[], ins: NRule[]): { pairs: [NRule | undefined, NRule | undefined][] } {
+  const pairs: [NRule | undefined, NRule | undefined][] = [];
+  const byRaw = new Map<string, NRule[]>();
+  for (const i of ins) {
+    const l = byRaw.get(i.raw);
+    if (l) l.push(i);
+    else byRaw.set(i.raw, [i]);
+  }
+  const taken = new Set<NRule>();
+  const restDels: NRule[] = [];
+  for (const d of dels) {
+    const twin = byRaw.get(d.raw)?.find((i) => !taken.has(i));
+    if (twin) taken.add(twin);
+    else restDels.push(d);
+  }
+  const restIns = ins.filter((i) => !taken.has(i));
+  // Changed twins by similarity; a huge gap (a whole chain rewritten) is left unpaired rather than compared n x m.
+  const pairUp = restDels.length * restIns.length <= 20_000;
+  const usedIns = new Set<NRule>();
+  for (const d of restDels) {
+    let best: NRule | undefined;
+    let bestScore = 0.5;
+    if (pairUp)
+      for (const i of restIns) {
+        if (usedIns.has(i)) continue;
+        const s = similarity(d, i);
+        if (s > bestScore) {
+          best = i;
+          bestScore = s;
+        }
+      }
+    if (best) usedIns.add(best);
+    pairs.push([d, best]);
+  }
+  for (const i of restIns) if (!usedIns.has(i)) pairs.push([undefined, i]);
+  return { pairs };
+}
+
+function candidatesOf(a: Side, b: Side): Candidate[] {
+  const out: Candidate[] = [];
+  const keys = new Set([...a.tables.keys(), ...b.tables.keys()]);
+  for (const key of keys) {
+    const ta = a.tables.get(key);
+    const tb = b.tables.get(key);
+    const names = new Set([...(ta?.chains.keys() ?? []), ...(tb?.chains.keys() ?? [])]);
+    for (const name of names) {
+      const ca = ta?.chains.get(name);
+      const cb = tb?.chains.get(name);
+      // A user chain on one side only matters through the rules that jump to it, which differ too.
+      if (!ca?.chain.hook && !cb?.chain.hook && (!ca || !cb)) continue;
+      const label = (ta ?? tb)?.table.label ?? key;
+      const base = { table: label, chain: name, ...(ca ? { aChain: ca } : {}), ...(cb ? { bChain: cb } : {}) };
+      if ((ca?.chain.hook || cb?.chain.hook) && ca?.chain.policy !== cb?.chain.policy)
+        out.push({
+          ...base,
+          policy: {
+            ...(ca?.chain.policy ? { a: ca.chain.policy } : {}),
+            ...(cb?.chain.policy ? { b: cb.chain.policy } : {}),
+          },
+        });
+      const ra = ca?.rules ?? [];
+      const rb = cb?.rules ?? [];
+      const ids = new Map<string, number>();
+      const id = (s: string) => {
+        const v = ids.get(s);
+        if (v !== undefined) return v;
+        ids.set(s, ids.size);
+        return ids.size - 1;
+      };
+      const pairs = align(
+        ra.map((r) => id(r.key)),
+        rb.map((r) => id(r.key)),
+      );
+      let i = 0;
+      let j = 0;
+      const gaps: { dels: NRule[]; ins: NRule[] }[] = [];
+      for (const [pi, pj] of [...pairs, [ra.length, rb.length] as [number, number]]) {
+        if (pi > i || pj > j) gaps.push({ dels: ra.slice(i, pi), ins: rb.slice(j, pj) });
+        i = pi + 1;
+        j = pj + 1;
+      }
+      // A rule that moved: the same text unpaired on both sides, in different gaps.
+      const allDels = gaps.flatMap((g) => g.dels);
+      const moved = new Set<NRule>();
+      const gapOf = new Map<NRule, number>();
+      const insByKey = new Map<string, NRule[]>();
+      gaps.forEach((g, k) => {
+        for (const x of g.dels) gapOf.set(x, k);
+        for (const x of g.ins) {
+          gapOf.set(x, k);
+          const l = insByKey.get(x.key);
+          if (l) l.push(x);
+          else insByKey.set(x.key, [x]);
+        }
+      });
+      for (const d of allDels) {
+        const k = insByKey.get(d.key)?.find((x) => !moved.has(x) && gapOf.get(x) !== gapOf.get(d));
+        if (k) {
+          moved.add(d);
+          moved.add(k);
+          out.push({ ...base, a: d, b: k });
+        }
+      }
+      for (const g of gaps) {
+        const { pairs: pg } = pairGap(
+          g.dels.filter((x) => !moved.has(x)),
+          g.ins.filter((x) => !moved.has(x)),
+        );
+        for (const [x, y] of pg) out.push({ ...base, ...(x ? { a: x } : {}), ...(y ? { b: y } : {}) });
+      }
+    }
+  }
+  return out;
+}
+
+const MAX_CLASSES = 96;
+
+function classesFor(cand: Candidate, a: Side, path: Path, context: Rule[]): ClassSpec[] {
+  const specs = new Map<string, ClassSpec>();
+  const add = (s: ClassSpec) => {
+    if (specs.size < MAX_CLASSES) specs.set(specKey(s), s);
+  };
+  let base = defaultSpec(path);
+  for (const r of context)
+    for (const c of constraintsOf(a.norm.text(stripRule(r.text, r.chain)))) base = applyValue(base, c.dim, c.witness);
+  const own: Constraint[][] = [];
+  for (const r of [cand.a, cand.b]) if (r) own.push(constraintsOf(r.key));
+  if (cand.policy || own.length === 0) {
+    for (const proto of ['tcp', 'udp', 'icmp']) add(applyValue(base, 'proto', proto));
+    add(applyValue(base, 'state', 'established'));
+  }
+  const all = own.flat();
+  for (const cs of own) {
+    let w = base;
+    for (const c of cs) w = applyValue(w, c.dim, c.witness);
+    add(w);
+    for (const c of all) for (const v of c.boundaries) add(applyValue(w, c.dim, v));
+  }
+  return [...specs.values()];
+}
+
+interface SideOutcome {
+  outcome: ClassOutcome;
+  /** Whether the candidate's rule on this side was met (matched) by the packet. */
+  metRule: boolean;
+  /** verdict + NAT, for comparing. */
+  sig: string;
+  sigNorm: string;
+}
+
+function verdictWord(v: string): string {
+  return v === 'accept' ? 'accepts' : v === 'drop' ? 'drops' : v === 'reject' ? 'rejects' : 'may accept or drop';
+}
+
+function targetOf(text: string | undefined): string {
+  if (!text) return '';
+  const m = /(?:^|\s)-[jg] (\S+)/.exec(text) ?? /\b(accept|drop|reject|jump \S+|goto \S+)\b/.exec(text);
+  return m ? (m[1] as string) : '';
+}
+
+function evaluate(side: Side, spec: ClassSpec, path: Path, rule: Rule | undefined): SideOutcome | undefined {
+  const pkt = packetOn(spec, side.norm);
+  if (!pkt) return undefined;
+  const r: EvalResult = simulate(side.ruleset, pkt, path, side.env, { node: side.node.name });
+  const dnat = new Set<string>();
+  const dnatNorm = new Set<string>();
+  let metRule = false;
+  for (const br of r.branches) {
+    for (const w of br.rewrites)
+      if (w.kind === 'dnat' || w.kind === 'redirect') {
+        dnat.add(w.detail);
+        dnatNorm.add(side.norm.text(w.detail));
+      }
+    if (rule && !metRule)
+      metRule = br.matched.some((m) => m.chain === rule.chain && m.index === rule.index && m.text === rule.text);
+  }
+  const d = r.decisive;
+  const by =
+    d?.kind === 'rule'
+      ? `${d.table}/${d.chain} #${d.index}${targetOf(d.text) ? ` ${targetOf(d.text)}` : ''}`
+      : d?.kind === 'policy'
+        ? `${d.table}/${d.chain} policy ${d.policy}`
+        : undefined;
+  const verdict = r.verdict + (r.reject ? ` (${r.reject.with})` : '');
+  const outcome: ClassOutcome = {
+    verdict: r.verdict,
+    ...(by ? { by } : {}),
+    ...(dnat.size ? { dnat: [...dnat].sort() } : {}),
+  };
+  return {
+    outcome,
+    metRule,
+    sig: `${verdict}|${[...dnat].sort().join(',')}`,
+    sigNorm: `${verdict}|${[...dnatNorm].sort().join(',')}`,
+  };
+}
+
+function ruleEvidence(node: string, table: string, r: NRule): Evidence {
+  return {
+    kind: 'rule',
+    node,
+    table,
+    chain: r.rule.chain,
+    index: r.rule.index,
+    text: r.rule.text,
+    ...(r.rule.source ? { source: r.rule.source } : {}),
+  };
+}
+
+const IMPLICIT = /^-m (tcp|udp|udplite|sctp|icmp|icmp6)$/;
+
+/** Option groups of a rule: `-p udp`, `-m conntrack --ctstate NEW` split per option. */
+function groups(text: string): string[] {
+  const out: string[] = [];
+  let cur: string[] = [];
+  for (const w of words(text)) {
+    if ((w.startsWith('-') || w === '!') && cur.length && cur[cur.length - 1] !== '!') {
+      out.push(cur.join(' '));
+      cur = [];
+    }
+    cur.push(w);
+  }
+  if (cur.length) out.push(cur.join(' '));
+  return out;
+}
+
+/** What one rule has that the other lacks, in the rule's own words (node values kept). */
+function onlyIn(x: NRule, y: NRule): string {
+  const gx = groups(x.key);
+  const shown = groups(x.shown);
+  const gy = new Set(groups(y.key));
+  const picked: string[] = [];
+  const implicit: string[] = [];
+  gx.forEach((g, k) => {
+    if (gy.has(g)) return;
+    const s = shown.length === gx.length ? (shown[k] as string) : g;
+    (IMPLICIT.test(g) ? implicit : picked).push(s);
+  });
+  return (picked.length ? picked : implicit).join(' ') || x.shown;
+}
+
+/** A short name for a rule: the ports it names and its target (`8472 accept`). */
+function label(rules: NRule[], chain: string): string {
+  const ports = new Set<string>();
+  const targets = new Set<string>();
+  for (const r of rules) {
+    const w = words(r.key);
+    w.forEach((t, k) => {
+      if (/^--(dport|dports|destination-port|destination-ports)$/.test(t) && w[k + 1]) ports.add(w[k + 1] as string);
+    });
+    const t = targetOf(r.key);
+    if (t) targets.add(t.toLowerCase());
+  }
+  const common = [...ports].filter((p) => rules.every((r) => words(r.key).includes(p)));
+  const what = [common.join(',') || chain, targets.size === 1 ? [...targets][0] : [...targets].join('/')].filter(
+    Boolean,
+  );
+  return what.join(' ');
+}
+
+function sameOutcomeSwapped(x: ClassDifference, y: ClassDifference): boolean {
+  return (
+    x.a.verdict === y.b.verdict &&
+    x.b.verdict === y.a.verdict &&
+    x.a.by === y.b.by &&
+    x.b.by === y.a.by &&
+    JSON.stringify(x.a.dnat) === JSON.stringify(y.b.dnat) &&
+    JSON.stringify(x.b.dnat) === JSON.stringify(y.a.dnat)
+  );
+}
+
+function outcomeText(o: ClassOutcome, hideBy: string | undefined): string {
+  const nat = o.dnat?.length ? ` to ${o.dnat.join(' | ')}` : '';
+  const by = o.by && o.by !== hideBy && !(o.by.startsWith(`${hideBy} `) && hideBy) ? ` (${o.by})` : '';
+  return `${verdictWord(o.verdict)}${nat}${by}`;
+}
+
+/** The classes as a sentence: `udp/8472 NEW: A accepts, B rejects (filter/INPUT #16 REJECT); tcp/8472 NEW: the reverse`. */
+export function classesSentence(
+  classes: ClassDifference[],
+  a: string,
+  b: string,
+  ruleA?: string,
+  ruleB?: string,
+  multiPath = false,
+): string {
+  const parts: string[] = [];
+  classes.forEach((c, k) => {
+    const name = `${c.packet}${multiPath ? ` [${c.path}]` : ''}`;
+    const prev = classes[k - 1];
+    if (prev && prev.path === c.path && sameOutcomeSwapped(prev, c)) parts.push(`${name}: the reverse`);
+    else parts.push(`${name}: ${a} ${outcomeText(c.a, ruleA)}, ${b} ${outcomeText(c.b, ruleB)}`);
+  });
+  return parts.join('; ');
+}
+
+const MAX_SHOWN = 6;
+
+/** Netfilter differences between two nodes that change what happens to some packet. */
+export function diffNetfilter(nodeA: NodeModel, normA: Normaliser, nodeB: NodeModel, normB: Normaliser): Difference[] {
+  const a = normaliseSide(nodeA, normA);
+  const b = normaliseSide(nodeB, normB);
+  const out: Difference[] = [];
+  for (const cand of candidatesOf(a, b)) {
+    const tkey = [...a.tables.values(), ...b.tables.values()].find((t) => t.table.label === cand.table)?.key;
+    const ta = tkey ? a.tables.get(tkey) : undefined;
+    const tb = tkey ? b.tables.get(tkey) : undefined;
+    const paths = new Set<Path>();
+    let context: Rule[] = [];
+    if (ta && cand.aChain) {
+      const r = reach(a, ta, cand.aChain.chain);
+      for (const p of r.paths) paths.add(p);
+      context = r.context;
+    }
+    if (tb && cand.bChain) {
+      const r = reach(b, tb, cand.bChain.chain);
+      for (const p of r.paths) paths.add(p);
+      if (!context.length) context = r.context.map((x) => x);
+    }
+    const classes: ClassDifference[] = [];
+    let total = 0;
+    for (const path of paths) {
+      const ctxSide = cand.aChain ? a : b;
+      for (const spec of classesFor(cand, ctxSide, path, context)) {
+        const oa = evaluate(a, spec, path, cand.a?.rule);
+        const ob = evaluate(b, spec, path, cand.b?.rule);
+        if (!oa || !ob) continue;
+        if (oa.sig === ob.sig || oa.sigNorm === ob.sigNorm) continue;
+        const involved = cand.policy
+          ? oa.outcome.by?.includes(' policy ') || ob.outcome.by?.includes(' policy ')
+          : oa.metRule || ob.metRule;
+        if (!involved) continue;
+        total++;
+        if (classes.length < MAX_SHOWN)
+          classes.push({ packet: describeSpec(spec, path, a.norm), path, a: oa.outcome, b: ob.outcome });
+      }
+    }
+    if (total === 0) continue;
+    const where = (r: NRule) => `${cand.table}/${r.rule.chain} #${r.rule.index}`;
+    const multiPath = new Set(classes.map((c) => c.path)).size > 1;
+    let title: string;
+    const aName = nodeA.name;
+    const bName = nodeB.name;
+    if (cand.policy) {
+      title = `${cand.table}/${cand.chain} policy: ${aName} ${cand.policy.a ?? '(no chain)'}, ${bName} ${cand.policy.b ?? '(no chain)'} — ${classesSentence(classes, aName, bName, undefined, undefined, multiPath)}`;
+    } else if (cand.a && cand.b && cand.a.key !== cand.b.key && cand.a.raw !== cand.b.raw) {
+      title = `${label([cand.a, cand.b], cand.chain)}: ${aName} \`${onlyIn(cand.a, cand.b)}\` (${where(cand.a)}), ${bName} \`${onlyIn(cand.b, cand.a)}\` (${where(cand.b)}) — ${classesSentence(classes, aName, bName, where(cand.a), where(cand.b), multiPath)}`;
+    } else if (cand.a && cand.b) {
+      title = `${label([cand.a], cand.chain)} moved: ${aName} ${where(cand.a)}, ${bName} ${where(cand.b)} \`${cand.a.shown}\` — ${classesSentence(classes, aName, bName, where(cand.a), where(cand.b), multiPath)}`;
+    } else {
+      const r = (cand.a ?? cand.b) as NRule;
+      const on = cand.a ? aName : bName;
+      title = `${label([r], cand.chain)} only on ${on}: \`${r.shown}\` (${where(r)}) — ${classesSentence(classes, aName, bName, cand.a ? where(r) : undefined, cand.b ? where(r) : undefined, multiPath)}`;
+    }
+    const evidence = (n: NRule | undefined, node: string, chain: NChain | undefined, policy?: string): Evidence[] =>
+      n
+        ? [ruleEvidence(node, cand.table, n)]
+        : policy
+          ? [
+              {
+                kind: 'policy',
+                node,
+                table: cand.table,
+                chain: chain?.chain.name ?? cand.chain,
+                text: `${chain?.chain.name ?? cand.chain} policy ${policy}`,
+              },
+            ]
+          : [];
+    out.push({
+      kind: cand.policy ? 'netfilter-policy' : 'netfilter-rule',
+      title,
+      a: { node: aName, evidence: evidence(cand.a, aName, cand.aChain, cand.policy?.a) },
+      b: { node: bName, evidence: evidence(cand.b, bName, cand.bChain, cand.policy?.b) },
+      classes,
+      ...(total > classes.length ? { moreClasses: total - classes.length } : {}),
+    });
+  }
+  return out;
+}
