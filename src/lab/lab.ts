@@ -35,8 +35,20 @@ import {
   VXLAN_PORT,
   VXLAN_VNI,
 } from './plan.js';
+import { etcdArgv, etcdDataDir, etcdPut, type EtcdHandle, readFlannelSubnets, waitEtcd } from './etcd.js';
 import { nodeRuleset } from './rules.js';
-import { type ExpectedFault, isScenario, layoutForSeed, planFault, type ScenarioName } from './scenarios.js';
+import {
+  emptySetting,
+  type ExpectedFault,
+  type FaultOptions,
+  isScenario,
+  layoutForSeed,
+  type NetworkChanges,
+  planFault,
+  type ScenarioName,
+  type ScenarioSetting,
+} from './scenarios.js';
+import { applySettingToCluster, labProcesses } from './setting.js';
 import {
   bridgeBatch,
   ipBatch,
@@ -115,7 +127,12 @@ function startDetached(netns: string, argv: readonly string[], logFile: string):
 }
 
 /** Files of a lab node that the collector reads from the host's file system; the lab supplies the node's own. */
-export function labNodeFiles(plan: LabPlan, node: NodePlan): Record<string, { content: string }> {
+export function labNodeFiles(
+  plan: LabPlan,
+  node: NodePlan,
+  setting?: ScenarioSetting,
+): Record<string, { content: string }> {
+  const domain = setting?.kubeletClusterDomain ?? plan.clusterDomain;
   const files: Record<string, { content: string }> = {
     '/run/flannel/subnet.env': { content: subnetEnv(plan, node) },
     '/etc/cni/net.d/10-flannel.conflist': { content: FLANNEL_CNI_CONF },
@@ -129,7 +146,7 @@ export function labNodeFiles(plan: LabPlan, node: NodePlan): Record<string, { co
         'cgroupDriver: systemd',
         'clusterDNS:',
         `- ${DNS_SERVICE_IP}`,
-        `clusterDomain: ${plan.clusterDomain}`,
+        `clusterDomain: ${domain}`,
         'kind: KubeletConfiguration',
         'resolvConf: /etc/resolv.conf',
         '',
@@ -139,34 +156,28 @@ export function labNodeFiles(plan: LabPlan, node: NodePlan): Record<string, { co
   for (const pod of plan.pods.filter((p) => p.node === node.name)) {
     const sandbox = (pod.uid.replaceAll('-', '') + pod.uid.replaceAll('-', '')).slice(0, 64);
     files[`/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/${sandbox}/resolv.conf`] = {
-      content: podResolvConf(plan, pod),
+      content: podResolvConf({ ...plan, clusterDomain: domain }, pod),
     };
   }
+  for (const [path, content] of Object.entries(setting?.files[node.name] ?? {})) files[path] = { content };
   return files;
 }
 
-/** The collector's process list as a lab node would print it: the node's Kubernetes daemons. */
-function labProcesses(node: NodePlan): string {
-  const lines = [
-    '    PID COMMAND',
-    '      1 /usr/lib/systemd/systemd --switched-root --system --deserialize 31',
-    '    911 /usr/bin/containerd',
-    '   1032 /usr/bin/kubelet --bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf --config=/var/lib/kubelet/config.yaml --container-runtime-endpoint=unix:///var/run/containerd/containerd.sock --pod-infra-container-image=registry.k8s.io/pause:3.9',
-    `   1544 /usr/local/bin/kube-proxy --config=/var/lib/kube-proxy/config.conf --hostname-override=${node.name}`,
-    '   1687 /opt/bin/flanneld --ip-masq --kube-subnet-mgr',
-  ];
-  return `${lines.join('\n')}\n`;
-}
-
 /** Makes a snapshot taken in a lab node namespace describe the lab node instead of the machine the lab runs on. */
-export function adaptSnapshot(plan: LabPlan, node: NodePlan, snapshot: NodeSnapshot): NodeSnapshot {
+export function adaptSnapshot(
+  plan: LabPlan,
+  node: NodePlan,
+  snapshot: NodeSnapshot,
+  setting?: ScenarioSetting,
+): NodeSnapshot {
   const files: NodeSnapshot['files'] = {};
   // Only /proc/sys/net is per network namespace; every other file the collector read belongs to the machine.
   for (const [path, rec] of Object.entries(snapshot.files)) if (path.startsWith('/proc/sys/net/')) files[path] = rec;
-  Object.assign(files, labNodeFiles(plan, node));
+  Object.assign(files, labNodeFiles(plan, node, setting));
   const commands = { ...snapshot.commands };
   const ps = commands.processes;
-  if (ps && !ps.missing) commands.processes = { ...ps, stdout: labProcesses(node), stderr: '', exitCode: 0 };
+  if (ps && !ps.missing)
+    commands.processes = { ...ps, stdout: labProcesses(plan, node, setting), stderr: '', exitCode: 0 };
   const uname = commands.uname;
   if (uname?.stdout) {
     const f = uname.stdout.split(' ');
@@ -179,6 +190,10 @@ export function adaptSnapshot(plan: LabPlan, node: NodePlan, snapshot: NodeSnaps
       ...sysctl,
       stdout: sysctl.stdout.replace(/^kernel\.hostname = .*$/m, `kernel.hostname = ${node.name}`),
     };
+  }
+  for (const [id, o] of Object.entries(setting?.commands[node.name] ?? {})) {
+    const command = commands[id]?.command ?? id;
+    commands[id] = { command, stdout: o.stdout, stderr: '', exitCode: o.exitCode };
   }
   return { ...snapshot, node: node.name, commands, files };
 }
@@ -248,47 +263,145 @@ export class Lab {
     return nsRun(this.netnsOf(target), argv, { timeoutMs: 10_000, ...opts });
   }
 
-  /** The lab's cluster as `kubectl get ... -o json` prints it. */
+  /** The lab's cluster as `kubectl get ... -o json` prints it (with the scenario's setting). */
   clusterList(): Record<string, unknown> {
-    return clusterList(this.plan, this.stateData.createdAt.replace(/\.\d+Z$/, 'Z'));
+    return applySettingToCluster(
+      clusterList(this.plan, this.stateData.createdAt.replace(/\.\d+Z$/, 'Z')),
+      this.plan,
+      this.stateData.setting,
+    );
   }
 
-  /** Injects a scenario's fault (replacing one already injected); returns what a diagnosis must name. */
-  async inject(scenario: string, seed = this.stateData.seed): Promise<ExpectedFault | undefined> {
+  /** The scenario's setting while one is in (files, command outputs, etcd, nodes without kube-proxy). */
+  get setting(): ScenarioSetting | undefined {
+    return this.stateData.setting;
+  }
+
+  /**
+   * Injects a scenario's fault (replacing one already injected) and returns what a diagnosis must name. With
+   * `twin`, the scenario's setting comes in without the fault (what its fix leaves), and nothing is expected.
+   */
+  async inject(scenario: string, seed = this.stateData.seed, opts: FaultOptions = {}): Promise<ExpectedFault | undefined> {
     if (!isScenario(scenario)) throw new LabError(`unknown scenario "${scenario}" (see \`netdoctor lab list\`)`);
-    const fault = planFault(this.plan, scenario, seed);
+    const fault = planFault(this.plan, scenario, seed, opts);
     if (!fault) {
       await this.revert();
       return undefined;
     }
-    await loadRules(this.plan, fault.layout, (n) => fault.vxlanProto[n.name] ?? 'udp');
-    this.stateData = { ...this.stateData, scenario, fault: fault.expected };
+    await this.resetToHealthy();
+    const noProxy = new Set(fault.setting.noKubeProxy);
+    await loadRules(
+      this.plan,
+      fault.layout,
+      (n) => fault.vxlanProto[n.name] ?? 'udp',
+      (n) => !noProxy.has(n.name),
+    );
+    await applyChanges(this.plan, fault.changes);
+    const { fault: _old, twin: _t, setting: _s, ...rest } = this.stateData;
+    this.stateData = { ...rest, scenario, setting: fault.setting };
+    if (fault.twin) this.stateData.twin = true;
+    else this.stateData.fault = fault.expected;
     writeState(this.statePath, this.stateData);
-    return fault.expected;
+    if (fault.setting.flannelEtcd) await this.startEtcd(fault.setting.flannelEtcd);
+    return fault.twin ? undefined : fault.expected;
   }
 
-  /** Undoes the injected fault: the lab is healthy again. */
+  /** Undoes the injected fault and its setting: the lab is healthy again. */
   async revert(): Promise<void> {
+    await this.resetToHealthy();
     await loadRules(this.plan, this.stateData.layout, () => 'udp');
-    const { fault: _gone, ...rest } = this.stateData;
+    const { fault: _gone, twin: _t, setting: _s, ...rest } = this.stateData;
     this.stateData = { ...rest, scenario: 'healthy' };
     writeState(this.statePath, this.stateData);
+  }
+
+  /** Replaces the setting the collector sees (tests use it for what a service restart would change). */
+  updateSetting(change: (s: ScenarioSetting) => void): void {
+    const setting = structuredClone(this.stateData.setting ?? emptySetting());
+    change(setting);
+    this.stateData = { ...this.stateData, setting };
+    writeState(this.statePath, this.stateData);
+  }
+
+  /** Loads a node's whole ruleset again, with or without kube-proxy's rules. */
+  async loadNodeRules(node: string, kubeProxy: boolean): Promise<void> {
+    const n = this.node(node);
+    const rules = nodeRuleset(this.plan, n, this.stateData.layout, 'udp', { kubeProxy });
+    await nsMustRun(n.netns, ['iptables-restore', '-w', '5'], { input: rules.text, timeoutMs: 30_000 });
+  }
+
+  /** The etcd the scenario runs, if any. */
+  get etcd(): EtcdHandle | undefined {
+    const e = this.stateData.etcd;
+    return e ? { netns: e.netns, url: e.url, dataDir: etcdDataDir(this.stateData.workDir) } : undefined;
+  }
+
+  private async startEtcd(content: NonNullable<ScenarioSetting['flannelEtcd']>): Promise<void> {
+    const master = this.plan.nodes.find((n) => n.controlPlane) ?? (this.plan.nodes[0] as NodePlan);
+    const dataDir = etcdDataDir(this.stateData.workDir);
+    rmSync(dataDir, { recursive: true, force: true });
+    const log = join(this.stateData.workDir, 'etcd.log');
+    const pid = startDetached(master.netns, etcdArgv(dataDir, master.ip), log);
+    const p: LabProcess = { pid, netns: master.netns, what: 'etcd' };
+    this.stateData = {
+      ...this.stateData,
+      processes: [...this.stateData.processes, p],
+      etcd: { pid, netns: master.netns, url: 'http://127.0.0.1:2379' },
+    };
+    writeState(this.statePath, this.stateData);
+    const h = this.etcd as EtcdHandle;
+    await waitEtcd(h, () => pidAlive(pid));
+    await etcdPut(h, `${content.prefix}/config`, content.config);
+    for (const [k, v] of Object.entries(content.leases)) await etcdPut(h, `${content.prefix}/subnets/${k}`, v);
+  }
+
+  private async stopEtcd(): Promise<void> {
+    const e = this.stateData.etcd;
+    if (!e) return;
+    const cmd = cmdlineOf(e.pid);
+    if (cmd?.includes(this.stateData.workDir)) {
+      try {
+        process.kill(e.pid, 'SIGTERM');
+      } catch {
+        // gone
+      }
+      const deadline = Date.now() + 3_000;
+      while (pidAlive(e.pid) && Date.now() < deadline) await sleep(50);
+      if (pidAlive(e.pid)) process.kill(e.pid, 'SIGKILL');
+    }
+    const { etcd: _e, ...rest } = this.stateData;
+    this.stateData = { ...rest, processes: rest.processes.filter((p) => p.pid !== e.pid) };
+    writeState(this.statePath, this.stateData);
+  }
+
+  /** Puts every node's network back as the healthy lab built it, and stops the scenario's etcd. */
+  private async resetToHealthy(): Promise<void> {
+    await this.stopEtcd();
+    await resetNetwork(this.plan);
   }
 
   /**
    * Writes a bundle: `cluster.json` and `nodes/<node>.json`, the real collector run in every node's namespace. Files
    * the collector reads from the machine's file system are replaced by the lab node's own (flannel's subnet.env, the
-   * CNI config, resolv.conf files, kubelet's config), and the process list by the node's Kubernetes daemons.
+   * CNI config, resolv.conf files, kubelet's config, the scenario's NetworkManager files), and the process list by the
+   * node's Kubernetes daemons. With flannel's etcd backend, `etcd/subnets.json` is read from the running etcd.
    */
   async collect(dir: string, onNode?: (node: string) => void): Promise<void> {
     mkdirSync(join(dir, 'nodes'), { recursive: true });
     writeFileSync(join(dir, 'cluster.json'), `${JSON.stringify(this.clusterList(), null, 2)}\n`);
+    const setting = this.stateData.setting;
     await mapLimit(this.plan.nodes, 2, async (node) => {
       const raw = await collectNode({ netns: node.netns, nodeName: node.name, timeoutMs: 120_000 });
-      const snapshot = adaptSnapshot(this.plan, node, raw);
+      const snapshot = adaptSnapshot(this.plan, node, raw, setting);
       writeFileSync(join(dir, 'nodes', `${node.name}.json`), `${JSON.stringify(snapshot, null, 2)}\n`);
       onNode?.(node.name);
     });
+    const etcd = this.etcd;
+    if (etcd && setting?.flannelEtcd) {
+      const subnets = await readFlannelSubnets(etcd, setting.flannelEtcd.prefix);
+      mkdirSync(join(dir, 'etcd'), { recursive: true });
+      writeFileSync(join(dir, 'etcd', 'subnets.json'), `${JSON.stringify(subnets, null, 2)}\n`);
+    }
   }
 
   /** Removes everything the lab created (namespaces, processes, work directory, state file). */
@@ -438,11 +551,83 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
 }
 
 /** Loads every node's whole ruleset (kube-proxy, flannel, firewall) and forgets the flows the old one decided. */
-async function loadRules(plan: LabPlan, layout: FirewallLayout, proto: (n: NodePlan) => 'udp' | 'tcp'): Promise<void> {
+async function loadRules(
+  plan: LabPlan,
+  layout: FirewallLayout,
+  proto: (n: NodePlan) => 'udp' | 'tcp',
+  kubeProxy: (n: NodePlan) => boolean = () => true,
+): Promise<void> {
   await mapLimit(plan.nodes, START_CONCURRENCY, async (node) => {
-    const rules = nodeRuleset(plan, node, layout, proto(node));
+    const rules = nodeRuleset(plan, node, layout, proto(node), { kubeProxy: kubeProxy(node) });
     await nsMustRun(node.netns, ['iptables-restore', '-w', '5'], { input: rules.text, timeoutMs: 30_000 });
     await nsRun(node.netns, ['conntrack', '-F'], { timeoutMs: 5_000 });
+  });
+}
+
+/** Node sysctls: routing on, bridged traffic through iptables, strict reverse-path filter (RHEL/CentOS default). */
+const NODE_SYSCTLS: readonly [string, string][] = [
+  ['net.ipv4.ip_forward', '1'],
+  ['net.bridge.bridge-nf-call-iptables', '1'],
+  ['net.bridge.bridge-nf-call-ip6tables', '1'],
+  ['net.ipv4.conf.all.rp_filter', '1'],
+  ['net.ipv4.conf.default.rp_filter', '1'],
+];
+
+/** A shell script writing sysctls through /proc/sys from inside a namespace (its net/ tree is the namespace's own). */
+function sysctlScript(values: readonly [string, string][]): string {
+  return values.map(([k, v]) => `echo ${v} > /proc/sys/${k.replaceAll('.', '/')}`).join(' && ');
+}
+
+/** The ip commands that put a node's links, addresses, routes and neighbours back as the healthy lab has them. */
+function healthyNodeIp(plan: LabPlan, n: NodePlan): string[] {
+  const peers = plan.nodes.filter((p) => p !== n);
+  return [
+    'link set dev eth0 mtu 1500',
+    `route replace default via ${plan.underlay.gateway} dev eth0`,
+    `addr replace ${n.flannelIP}/32 dev flannel.1`,
+    `addr replace ${n.gateway}/24 dev cni0`,
+    ...peers.flatMap((p) => [
+      `neigh replace ${p.flannelIP} lladdr ${p.vtepMAC} dev flannel.1 nud permanent`,
+      `route replace ${p.podCIDR} via ${p.flannelIP} dev flannel.1 onlink`,
+    ]),
+  ];
+}
+
+/**
+ * Puts every node back as the healthy lab built it: sysctls, eth0 (MTU, only the node address), flannel.1's address
+ * and routes (nothing else on flannel.1), the flannel address off lo, neighbours and fdb entries of the peers; and the
+ * pods' route caches flushed (learned path MTUs). Idempotent.
+ */
+async function resetNetwork(plan: LabPlan): Promise<void> {
+  const [, ulen] = plan.underlay.cidr.split('/');
+  await mapLimit(plan.nodes, START_CONCURRENCY, async (n) => {
+    await nsMustRun(n.netns, ['sh', '-c', sysctlScript(NODE_SYSCTLS)]);
+    // Removals first, forgiving what is already gone.
+    await run('ip', ['-n', n.netns, '-force', '-batch', '-'], {
+      input: `${[
+        `addr del ${n.flannelIP}/32 dev lo`,
+        'route flush dev flannel.1',
+        'addr flush dev eth0',
+      ].join('\n')}\n`,
+      timeoutMs: 10_000,
+    });
+    await ipBatch([`addr add ${n.ip}/${ulen} dev eth0`, ...healthyNodeIp(plan, n)], n.netns);
+    await bridgeBatch(
+      plan.nodes.filter((p) => p !== n).map((p) => `fdb replace ${p.vtepMAC} dev flannel.1 dst ${p.ip} self permanent`),
+      n.netns,
+    );
+  });
+  await mapLimit(plan.pods, START_CONCURRENCY, (p) => run('ip', ['-n', p.netns, 'route', 'flush', 'cache']));
+}
+
+/** Applies a fault's network changes (sysctls, then ip, then bridge commands) to a healthy lab. */
+async function applyChanges(plan: LabPlan, changes: NetworkChanges): Promise<void> {
+  await mapLimit(plan.nodes, START_CONCURRENCY, async (n) => {
+    const sysctls = Object.entries(changes.sysctl[n.name] ?? {});
+    if (sysctls.length) await nsMustRun(n.netns, ['sh', '-c', sysctlScript(sysctls)]);
+    await ipBatch(changes.ip[n.name] ?? [], n.netns);
+    await bridgeBatch(changes.bridge[n.name] ?? [], n.netns);
+    await nsRun(n.netns, ['conntrack', '-F'], { timeoutMs: 5_000 });
   });
 }
 
@@ -452,20 +637,7 @@ async function buildNetwork(plan: LabPlan, log: (m: string) => void): Promise<vo
   await ipBatch(all.map((ns) => `netns add ${ns}`));
   log(`${all.length} namespaces created (prefix ${plan.prefix})`);
 
-  // Node sysctls: routing on, bridged traffic through iptables, strict reverse-path filter (RHEL/CentOS default).
-  const sysctls = [
-    'net/ipv4/ip_forward=1',
-    'net/bridge/bridge-nf-call-iptables=1',
-    'net/bridge/bridge-nf-call-ip6tables=1',
-    'net/ipv4/conf/all/rp_filter=1',
-    'net/ipv4/conf/default/rp_filter=1',
-  ];
-  // Written through /proc/sys from inside the namespace (its net/ tree is the namespace's own).
-  const script = sysctls
-    .map((kv) => kv.split('='))
-    .map(([k, v]) => `echo ${v} > /proc/sys/${k}`)
-    .join(' && ');
-  await mapLimit(plan.nodes, START_CONCURRENCY, (n) => nsMustRun(n.netns, ['sh', '-c', script]));
+  await mapLimit(plan.nodes, START_CONCURRENCY, (n) => nsMustRun(n.netns, ['sh', '-c', sysctlScript(NODE_SYSCTLS)]));
 
   const [, ulen] = u.cidr.split('/');
   await ipBatch(

@@ -87,10 +87,11 @@ export function nodeRuleset(
   node: NodePlan,
   layout: FirewallLayout,
   vxlanProto: 'udp' | 'tcp',
+  opts: { kubeProxy?: boolean } = {},
 ): NodeRuleset {
   const doc = new SaveDocument();
-  // kube-proxy first: it prepends its jumps to the built-in chains.
-  addKubeProxyIptables(doc, kubeProxyModel(plan, node));
+  // kube-proxy first: it prepends its jumps to the built-in chains. A node without kube-proxy has none of them.
+  if (opts.kubeProxy !== false) addKubeProxyIptables(doc, kubeProxyModel(plan, node));
   addFlannel(doc, { network: plan.clusterCIDR, subnet: node.podCIDR });
   const refs = addLabFirewall(doc, layout, vxlanProto);
   return {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FirewallLayout } from './firewall.js';
 import type { LabPlan } from './plan.js';
-import type { ExpectedFault, ScenarioName } from './scenarios.js';
+import type { ExpectedFault, ScenarioName, ScenarioSetting } from './scenarios.js';
 import { LabError } from './shell.js';
 
 export const LAB_STATE_KIND = 'NetdoctorLab';
@@ -17,7 +17,7 @@ export const LAB_STATE_KIND = 'NetdoctorLab';
 export interface LabProcess {
   pid: number;
   netns: string;
-  /** `echo <pod>` or `dns <pod>`. */
+  /** `echo <pod>`, `dns <pod>` or `etcd`. */
   what: string;
 }
 
@@ -41,6 +41,12 @@ export interface LabState {
   layout: FirewallLayout;
   /** Set while a fault is injected. */
   fault?: ExpectedFault;
+  /** True while the scenario's twin (its setting without the fault) is in. */
+  twin?: boolean;
+  /** The scenario's setting (files, command outputs, etcd, nodes without kube-proxy) while it is in. */
+  setting?: ScenarioSetting;
+  /** The etcd the scenario runs (flannel's etcd backend), while it runs. */
+  etcd?: { pid: number; netns: string; url: string };
 }
 
 export function defaultStatePath(): string {

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Lab, labDown, labUp } from '../../src/lab/lab.js';
 import type { PodPlan } from '../../src/lab/plan.js';
-import { type ExpectedFault, planFault } from '../../src/lab/scenarios.js';
+import { type Seed000Fault, planFault } from '../../src/lab/scenarios.js';
 import { run } from '../../src/lab/shell.js';
 import { needsRoot } from '../support/netns.js';
 
@@ -61,7 +61,7 @@ test('seed 000 end to end: lab, collect, diagnose, the fix from the JSON, ping',
       assert.equal(d.status, 0);
     });
 
-    const faultOf = (seed: number) => planFault(lab.plan, 'seed-000', seed)?.expected as ExpectedFault;
+    const faultOf = (seed: number) => planFault(lab.plan, 'seed-000', seed)?.expected as Seed000Fault;
     // One seed with firewalld's zone chains, one flat, breaking different nodes: chosen from the plan.
     const seeds = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
     const seedA = seeds.find((s) => faultOf(s).layout.style === 'firewalld') as number;
@@ -71,7 +71,7 @@ test('seed 000 end to end: lab, collect, diagnose, the fix from the JSON, ping',
     assert.ok(seedA && seedB);
     for (const seed of [seedA, seedB]) {
       await t.test(`seed-000 --seed ${seed}: diagnosed, fixed with fix[0], clean again`, async () => {
-        const ex = (await lab.inject('seed-000', seed)) as ExpectedFault;
+        const ex = (await lab.inject('seed-000', seed)) as Seed000Fault;
         const from = echoOn(ex.healthyNodes[0] as string);
         const to = echoOn(ex.brokenNode);
         assert.equal(await pingOk(lab, from, to, 1), false, 'the fault blocks the ping');

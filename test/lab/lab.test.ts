@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { type Lab, labDown, labUp } from '../../src/lab/lab.js';
 import type { PodPlan } from '../../src/lab/plan.js';
-import { type ExpectedFault, planFault } from '../../src/lab/scenarios.js';
+import { type Seed000Fault, planFault } from '../../src/lab/scenarios.js';
 import { mapLimit, run } from '../../src/lab/shell.js';
 import { needsRoot } from '../support/netns.js';
 
@@ -69,7 +69,7 @@ function echoPods(lab: Lab, node?: string): PodPlan[] {
 }
 
 /** Pings that must pass or fail under a fault: crossings of the broken node fail, everything else flows. */
-function faultCases(lab: Lab, ex: ExpectedFault): PingCase[] {
+function faultCases(lab: Lab, ex: Seed000Fault): PingCase[] {
   const [h1, h2] = ex.healthyNodes;
   const b = ex.brokenNode;
   const first = (node: string, k = 0) => echoPods(lab, node)[k] as PodPlan;
@@ -84,7 +84,7 @@ function faultCases(lab: Lab, ex: ExpectedFault): PingCase[] {
 }
 
 /** The broken node's rules, as the kernel lists them, hold what the lab recorded. */
-async function checkRecordedRules(lab: Lab, ex: ExpectedFault): Promise<void> {
+async function checkRecordedRules(lab: Lab, ex: Seed000Fault): Promise<void> {
   const chain = async (node: string, name: string) =>
     (await lab.exec(node, ['iptables-save', '-t', 'filter'])).stdout
       .split('\n')
@@ -146,7 +146,7 @@ test('lab: a real cluster in namespaces, healthy and with seed 000 injected and 
     });
 
     // Two seeds that break different nodes, one with firewalld's zone chains and one flat: chosen from the plan.
-    const faultOf = (seed: number) => planFault(up.plan, 'seed-000', seed)?.expected as ExpectedFault;
+    const faultOf = (seed: number) => planFault(up.plan, 'seed-000', seed)?.expected as Seed000Fault;
     const seeds = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16];
     const seedA = seeds.find((s) => faultOf(s).layout.style === 'firewalld') as number;
     const seedB = seeds.find(
@@ -155,7 +155,7 @@ test('lab: a real cluster in namespaces, healthy and with seed 000 injected and 
     assert.ok(seedA && seedB);
     for (const seed of [seedA, seedB]) {
       await t.test(`seed-000 --seed ${seed}: traffic to and from the broken node fails, the rest flows`, async () => {
-        const ex = await up.inject('seed-000', seed);
+        const ex = (await up.inject('seed-000', seed)) as Seed000Fault;
         assert.ok(ex);
         assert.equal(up.expected?.brokenNode, ex.brokenNode);
         t.diagnostic(`seed ${seed}: ${ex.summary}`);
@@ -163,7 +163,7 @@ test('lab: a real cluster in namespaces, healthy and with seed 000 injected and 
         await checkPings(up, faultCases(up, ex));
       });
       await t.test(`seed-000 --seed ${seed}: revert heals it`, async () => {
-        const ex = up.expected as ExpectedFault;
+        const ex = up.expected as Seed000Fault;
         await up.revert();
         assert.equal(up.expected, undefined);
         await checkPings(

@@ -8,7 +8,7 @@ import { clusterList } from '../../src/lab/cluster-json.js';
 import { REJECT_TYPES } from '../../src/lab/firewall.js';
 import { buildPlan, CLUSTER_CIDR, type LabPlan, subnetEnv } from '../../src/lab/plan.js';
 import { nodeRuleset } from '../../src/lab/rules.js';
-import { layoutForSeed, planFault } from '../../src/lab/scenarios.js';
+import { layoutForSeed, planFault, type Seed000Fault } from '../../src/lab/scenarios.js';
 
 const plan = buildPlan({ nodes: 3, seed: 42, prefix: 'ndlabtest1' });
 
@@ -76,7 +76,7 @@ test('seed-000: the broken node differs from its healthy self by one word, and l
   for (const seed of [1, 2, 3, 4, 5, 6]) {
     const f = planFault(plan, 'seed-000', seed);
     assert.ok(f);
-    const ex = f.expected;
+    const ex = f.expected as Seed000Fault;
     const node = plan.nodes.find((n) => n.name === ex.brokenNode) as LabPlan['nodes'][number];
     const bad = nodeRuleset(plan, node, f.layout, 'tcp').text.split('\n');
     const good = nodeRuleset(plan, node, f.layout, 'udp').text.split('\n');
