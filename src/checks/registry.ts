@@ -5,6 +5,10 @@ import ipvsRealServersMismatch from './ipvs-real-servers-mismatch.js';
 import kubeProxyKnownBug from './kube-proxy-known-bug.js';
 import kubeProxyMissingOnNode from './kube-proxy-missing-on-node.js';
 import overlayPortBlocked from './overlay-port-blocked.js';
+import serviceExternalTrafficLocal from './service-external-traffic-local.js';
+import serviceNoReadyEndpoints from './service-no-ready-endpoints.js';
+import serviceSelectorMatchesNothing from './service-selector-matches-nothing.js';
+import serviceTargetPortMismatch from './service-target-port-mismatch.js';
 
 export const CHECKS: readonly Check[] = [
   overlayPortBlocked,
@@ -12,6 +16,10 @@ export const CHECKS: readonly Check[] = [
   kubeProxyMissingOnNode,
   kubeProxyKnownBug,
   datapathNotModelled,
+  serviceSelectorMatchesNothing,
+  serviceNoReadyEndpoints,
+  serviceTargetPortMismatch,
+  serviceExternalTrafficLocal,
 ];
 
 export function checkById(id: string): Check | undefined {
