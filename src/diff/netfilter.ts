@@ -43,7 +43,9 @@ interface NRule {
 interface NChain {
   name: string;
   chain: Chain;
+  /** Normalised rules; empty when the chain is the same on both nodes (`same`). */
   rules: NRule[];
+  same?: boolean;
 }
 
 interface NTable {
@@ -69,10 +71,12 @@ function servicePortName(comment: string): string | undefined {
 }
 
 /** kube-proxy's hashed chains named after what they stand for: `KUBE-SEP(default/echo:tcp -> 10.244.1.5:8080)`. */
-function renameHashed(table: Table): Map<string, string> {
+function renameHashed(table: Table, other: Table | undefined): Map<string, string> {
   const names = new Map<string, string>();
   const used = new Map<string, number>();
   for (const chain of table.chains.values()) {
+    // kube-proxy's hash is of the service port (and endpoint): a name both nodes have stands for the same thing.
+    if (other?.chains.has(chain.name)) continue;
     const m = /^KUBE-(SVC|SVL|SEP|FW|XLB|EXT)-[A-Z0-9]{16}$/.exec(chain.name);
     if (!m) continue;
     let spn: string | undefined;
@@ -86,7 +90,7 @@ function renameHashed(table: Table): Map<string, string> {
       if (d) dest = d[1];
     }
     if (!spn && !dest) continue;
-    let name = `KUBE-${m[1]}(${spn ?? '?'}${m[1] === 'SEP' && dest ? ` -> ${dest}` : ''})`;
+    let name = `KUBE-${m[1]}(${spn ?? '?'}${m[1] === 'SEP' && dest ? `->${dest}` : ''})`;
     const n = (used.get(name) ?? 0) + 1;
     used.set(name, n);
     if (n > 1) name = `${name}~${n}`;
@@ -105,15 +109,28 @@ function stripRule(text: string, chain: string): string {
   return t;
 }
 
-function normaliseSide(node: NodeModel, norm: Normaliser): Side {
+/** Whether a chain reads the same, rule for rule, on both nodes (most chains do: they are skipped cheaply). */
+function sameChain(x: Chain, y: Chain | undefined): boolean {
+  if (!y || x.policy !== y.policy || x.hook !== y.hook || x.rules.length !== y.rules.length) return false;
+  for (let i = 0; i < x.rules.length; i++) if ((x.rules[i] as Rule).text !== (y.rules[i] as Rule).text) return false;
+  return true;
+}
+
+function normaliseSide(node: NodeModel, norm: Normaliser, other: Ruleset): Side {
   const { ruleset, env } = node.netfilter;
+  const otherTables = new Map(other.tables.map((t) => [tableKey(t), t]));
   const tables = new Map<string, NTable>();
   for (const table of ruleset.tables) {
-    const rename = renameHashed(table);
+    const otherTable = otherTables.get(tableKey(table));
+    const rename = renameHashed(table, otherTable);
     const renameText = (s: string) => (rename.size ? s.replace(HASHED, (h) => rename.get(h) ?? h) : s);
     const chains = new Map<string, NChain>();
     for (const chain of table.chains.values()) {
       const name = rename.get(chain.name) ?? chain.name;
+      if (sameChain(chain, otherTable?.chains.get(chain.name))) {
+        chains.set(name, { name, chain, rules: [], same: true });
+        continue;
+      }
       const rules: NRule[] = chain.rules.map((rule) => {
         const shown = stripRule(rule.text, chain.name);
         const raw = renameText(shown);
@@ -133,14 +150,25 @@ function normaliseSide(node: NodeModel, norm: Normaliser): Side {
   return { node, norm, ruleset, env, tables, callers: new Map() };
 }
 
+/** The chain a rule jumps or goes to, read from its text without a regular expression (it runs on every rule). */
+function jumpTarget(text: string): string | undefined {
+  let at = text.lastIndexOf(' -j ');
+  if (at < 0) at = text.lastIndexOf(' -g ');
+  if (at >= 0) {
+    const end = text.indexOf(' ', at + 4);
+    return text.slice(at + 4, end < 0 ? undefined : end);
+  }
+  const m = /\b(?:jump|goto) (\S+)/.exec(text);
+  return m?.[1];
+}
+
 function callersOf(side: Side, t: NTable, chainName: string): Rule[] {
   let map = side.callers.get(t.key);
   if (!map) {
     map = new Map();
     for (const chain of t.table.chains.values())
       for (const rule of chain.rules) {
-        const m = /(?:^|\s)-[jg] (\S+)|\b(?:jump|goto) (\S+)/.exec(rule.text);
-        const target = m?.[1] ?? m?.[2];
+        const target = jumpTarget(rule.text);
         if (!target) continue;
         const list = map.get(target);
         if (list) list.push(rule);
@@ -254,6 +282,7 @@ function candidatesOf(a: Side, b: Side): Candidate[] {
       const cb = tb?.chains.get(name);
       // A user chain on one side only matters through the rules that jump to it, which differ too.
       if (!ca?.chain.hook && !cb?.chain.hook && (!ca || !cb)) continue;
+      if (ca?.same && cb?.same) continue;
       const label = (ta ?? tb)?.table.label ?? key;
       const base = { table: label, chain: name, ...(ca ? { aChain: ca } : {}), ...(cb ? { bChain: cb } : {}) };
       if ((ca?.chain.hook || cb?.chain.hook) && ca?.chain.policy !== cb?.chain.policy)
@@ -433,7 +462,7 @@ function groups(text: string): string[] {
 /** What one rule has that the other lacks, in the rule's own words (node values kept). */
 function onlyIn(x: NRule, y: NRule): string {
   const gx = groups(x.key);
-  const shown = groups(x.shown);
+  const shown = groups(x.raw);
   const gy = new Set(groups(y.key));
   const picked: string[] = [];
   const implicit: string[] = [];
@@ -446,7 +475,8 @@ function onlyIn(x: NRule, y: NRule): string {
 }
 
 /** A short name for a rule: the ports it names and its target (`8472 accept`). */
-function label(rules: NRule[], chain: string): string {
+function label(rules: NRule[], chainName: string): string {
+  let chain = chainName;
   const ports = new Set<string>();
   const targets = new Set<string>();
   for (const r of rules) {
@@ -455,9 +485,17 @@ function label(rules: NRule[], chain: string): string {
       if (/^--(dport|dports|destination-port|destination-ports)$/.test(t) && w[k + 1]) ports.add(w[k + 1] as string);
     });
     const t = targetOf(r.key);
-    if (t) targets.add(t.toLowerCase());
+    if (t) targets.add(/^[A-Z]+$/.test(t) ? t.toLowerCase() : t.replace(/\(.*$/, ''));
   }
   const common = [...ports].filter((p) => rules.every((r) => words(r.key).includes(p)));
+  if (!common.length && rules[0]) {
+    // A kube-proxy chain is named by the service port it serves (its hash means nothing to a reader).
+    const spn = /^KUBE-(SVC|SVL|SEP|FW|XLB|EXT)-[A-Z0-9]{16}$/.test(chain)
+      ? rules[0].rule.text.match(/--comment ("(?:[^"\\]|\\.)*"|\S+)/)?.[1]
+      : undefined;
+    const name = spn ? servicePortName(spn.replace(/^"|"$/g, '').replace(/ -> .*$/, '')) : undefined;
+    if (name) chain = `${chain} (${name})`;
+  }
   const what = [common.join(',') || chain, targets.size === 1 ? [...targets][0] : [...targets].join('/')].filter(
     Boolean,
   );
@@ -475,10 +513,11 @@ function sameOutcomeSwapped(x: ClassDifference, y: ClassDifference): boolean {
   );
 }
 
-function outcomeText(o: ClassOutcome, hideBy: string | undefined): string {
-  const nat = o.dnat?.length ? ` to ${o.dnat.join(' | ')}` : '';
-  const by = o.by && o.by !== hideBy && !(o.by.startsWith(`${hideBy} `) && hideBy) ? ` (${o.by})` : '';
-  return `${verdictWord(o.verdict)}${nat}${by}`;
+function outcomeText(o: ClassOutcome, other: ClassOutcome, hideBy: string | undefined): string {
+  const nat = o.dnat?.length ? ` (DNAT to ${o.dnat.map((d) => d.replace(/^.*→\s*/, '')).join(' | ')})` : '';
+  // The deciding rule matters when the verdicts differ; an accept by a policy both nodes reach says nothing.
+  const showBy = o.by && o.by !== hideBy && !(hideBy && o.by.startsWith(`${hideBy} `)) && o.verdict !== other.verdict;
+  return `${verdictWord(o.verdict)}${nat}${showBy ? ` (${o.by})` : ''}`;
 }
 
 /** The classes as a sentence: `udp/8472 NEW: A accepts, B rejects (filter/INPUT #16 REJECT); tcp/8472 NEW: the reverse`. */
@@ -490,22 +529,27 @@ export function classesSentence(
   ruleB?: string,
   multiPath = false,
 ): string {
-  const parts: string[] = [];
+  const parts: { name: string; text: string; paths: string[] }[] = [];
   classes.forEach((c, k) => {
-    const name = `${c.packet}${multiPath ? ` [${c.path}]` : ''}`;
     const prev = classes[k - 1];
-    if (prev && prev.path === c.path && sameOutcomeSwapped(prev, c)) parts.push(`${name}: the reverse`);
-    else parts.push(`${name}: ${a} ${outcomeText(c.a, ruleA)}, ${b} ${outcomeText(c.b, ruleB)}`);
+    const text =
+      prev && prev.path === c.path && sameOutcomeSwapped(prev, c)
+        ? 'the reverse'
+        : `${a} ${outcomeText(c.a, c.b, ruleA)}, ${b} ${outcomeText(c.b, c.a, ruleB)}`;
+    // The same class ending the same way on several paths is said once.
+    const same = parts.find((p) => p.name === c.packet && p.text === text);
+    if (same) same.paths.push(c.path);
+    else parts.push({ name: c.packet, text, paths: [c.path] });
   });
-  return parts.join('; ');
+  return parts.map((p) => `${p.name}${multiPath ? ` [${p.paths.join(', ')}]` : ''}: ${p.text}`).join('; ');
 }
 
 const MAX_SHOWN = 6;
 
 /** Netfilter differences between two nodes that change what happens to some packet. */
 export function diffNetfilter(nodeA: NodeModel, normA: Normaliser, nodeB: NodeModel, normB: Normaliser): Difference[] {
-  const a = normaliseSide(nodeA, normA);
-  const b = normaliseSide(nodeB, normB);
+  const a = normaliseSide(nodeA, normA, nodeB.netfilter.ruleset);
+  const b = normaliseSide(nodeB, normB, nodeA.netfilter.ruleset);
   const out: Difference[] = [];
   for (const cand of candidatesOf(a, b)) {
     const tkey = [...a.tables.values(), ...b.tables.values()].find((t) => t.table.label === cand.table)?.key;
