@@ -63,9 +63,11 @@ function finding(svc: ServiceInfo, endpoints: ServiceEndpoint[], pods: PodInfo[]
   }
   const more = pods.length - shown.length;
   const what = fromPods ? 'the pods it selects are' : 'every endpoint is';
-  const effect = terminatingServing.length
-    ? 'kube-proxy still sends traffic to the terminating endpoints that serve, so it works until they are gone — then connections are refused. '
-    : 'kube-proxy has no endpoint to send new connections to: they are refused (ICMP port unreachable), and DNS still answers with the ClusterIP. ';
+  const effect = svc.headless
+    ? 'The Service is headless: its DNS name returns only ready addresses, so it resolves to none. '
+    : terminatingServing.length
+      ? 'kube-proxy still sends traffic to the terminating endpoints that serve, so it works until they are gone — then connections are refused. '
+      : 'kube-proxy has no endpoint to send new connections to: they are refused (ICMP port unreachable), and DNS still answers with the ClusterIP. ';
   const detail =
     `Service ${svc.namespace}/${svc.name} has no ready endpoint: ${what} not ready. ${effect}` +
     (pods.length

@@ -100,7 +100,9 @@ function finding(cluster: ClusterModel, svc: ServiceInfo): FindingInput {
   if (otherNs) fix.push(getPodsCommand(otherNs, sel));
   const detail =
     `Service ${svc.namespace}/${svc.name} selects pods labelled ${sel}, and no pod of namespace ${svc.namespace} has all of these labels, ` +
-    'so the Service has no endpoints: connections to it are refused (kube-proxy rejects them) and its DNS name resolves to an address nobody answers. ' +
+    (svc.headless
+      ? 'so the headless Service has no endpoints and its DNS name resolves to no address. '
+      : 'so the Service has no endpoints: connections to it are refused (kube-proxy rejects them) and its DNS name resolves to an address nobody answers. ') +
     (nsPods.length === 0
       ? `Namespace ${svc.namespace} has no pods in the bundle. `
       : near.length

@@ -505,3 +505,48 @@ export function nodesWithLocalEndpoints(port: Pick<ResolvedServicePort, 'endpoin
   for (const e of port.endpoints) if (e.serving && e.terminating && e.nodeName) nodes.add(e.nodeName);
   return [...nodes].sort();
 }
+
+/** Why a Service cannot take a new connection, in the terms the service checks use; `ok` when it can. */
+export type ServiceState =
+  | 'ok'
+  /** ExternalName: a DNS alias, no proxying. */
+  | 'external-name'
+  /** No selector and no endpoint objects: endpoints are managed by hand and there are none. */
+  | 'no-endpoints'
+  /** The selector matches no pod of the namespace (and no endpoint exists). */
+  | 'selector-matches-nothing'
+  /** Endpoints exist (or pods match) but none is ready or serving. */
+  | 'no-ready-endpoints'
+  /** None ready, but terminating endpoints still serve (kube-proxy falls back to them). */
+  | 'terminating-only';
+
+/**
+ * The state of a resolved Service (over the ports resolved), with one sentence for a trace or an error message, e.g.
+ * `service default/web has no ready endpoint (2 not ready)`.
+ */
+export function serviceState(resolved: ResolvedService): { state: ServiceState; text: string } {
+  const svc = resolved.service;
+  const ref = `service ${svc.namespace}/${svc.name}`;
+  if (svc.type === 'ExternalName')
+    return { state: 'external-name', text: `${ref} is an ExternalName alias for ${svc.externalName ?? '?'}` };
+  const eps = resolved.ports.flatMap((p) => p.endpoints);
+  if (eps.some((e) => e.ready)) return { state: 'ok', text: `${ref} has ready endpoints` };
+  if (eps.some((e) => e.serving && e.terminating))
+    return { state: 'terminating-only', text: `${ref} has no ready endpoint; only terminating ones still serve` };
+  if (eps.length)
+    return { state: 'no-ready-endpoints', text: `${ref} has no ready endpoint (${eps.length} not ready)` };
+  const hasSelector = !!svc.selector && Object.keys(svc.selector).length > 0;
+  if (!hasSelector) return { state: 'no-endpoints', text: `${ref} has no selector and no endpoints` };
+  const live = resolved.pods.filter((p) => p.phase !== 'Succeeded' && p.phase !== 'Failed');
+  if (live.length === 0)
+    return {
+      state: 'selector-matches-nothing',
+      text: `${ref} has no endpoints: its selector ${Object.entries(svc.selector ?? {})
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',')} matches no pod of namespace ${svc.namespace}`,
+    };
+  return {
+    state: 'no-ready-endpoints',
+    text: `${ref} has no endpoints: ${live.length} pod${live.length === 1 ? '' : 's'} match${live.length === 1 ? 'es' : ''} its selector but ${live.length === 1 ? 'is' : 'are'} not endpoints (not ready, no IP, or no such target port)`,
+  };
+}

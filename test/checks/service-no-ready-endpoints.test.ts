@@ -149,6 +149,19 @@ const rows: Row[] = [
     objects: [api, slice('api', [{ ip: 'fd00:10:244:1::5', ready: false }], [{ port: 8080 }], { addressType: 'IPv6' })],
     expect: { severity: 'error', title: /no ready endpoint/, evidence: [/\[fd00:10:244:1::5\]:8080\/TCP ready=false/] },
   },
+  {
+    name: 'a headless Service: DNS returns only ready addresses',
+    objects: [
+      svc('api', { clusterIP: 'None' }),
+      probeFailing,
+      slice('api', [{ ip: '10.244.2.5', pod: 'api-2', ready: false }], [{ port: 8080 }]),
+    ],
+    expect: {
+      severity: 'error',
+      title: /no ready endpoint/,
+      detail: [/headless: its DNS name returns only ready addresses, so it resolves to none/],
+    },
+  },
   // near misses
   {
     name: 'one ready endpoint among not-ready ones',

@@ -87,6 +87,14 @@ const rows: Row[] = [
     objects: [svc('web', { ns: 'empty' }), ...replicas(1, { app: 'other' })],
     expect: { title: /empty\/web selects no pod/, detail: [/Namespace empty has no pods in the bundle/] },
   },
+  {
+    name: 'a headless Service: DNS resolves to nothing',
+    objects: [svc('web', { clusterIP: 'None' }), ...replicas(1, { app: 'web2' })],
+    expect: {
+      title: /default\/web selects no pod/,
+      detail: [/headless Service has no endpoints and its DNS name resolves to no address/],
+    },
+  },
   // near misses
   {
     name: 'healthy twin: the selector matches',

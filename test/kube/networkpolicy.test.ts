@@ -7,7 +7,9 @@ import { test } from 'node:test';
 import { evaluatePolicies, ipPeer, type Peer, type PolicyProtocol, podPeer } from '../../src/kube/networkpolicy.js';
 import { findPod } from '../../src/kube/objects.js';
 import type { LabelSelector } from '../../src/kube/selectors.js';
+import { ClusterModel } from '../../src/model/cluster.js';
 import type { KubeObject } from '../../src/model/kube.js';
+import { testBundle } from '../support/bundle.js';
 import { namespace, netpol, node, objects, pod } from './fixtures.js';
 
 /** The cluster every row runs in: two namespaces (labelled), pods with named ports, two nodes. */
@@ -609,4 +611,44 @@ test('networkpolicy: an IP peer names its node; a source node IP from a node sna
   const p = ipPeer(c, '10.244.2.20');
   assert.equal(p.kind === 'pod' && p.name, 'client');
   assert.equal(p.kind === 'pod' && p.namespaceLabels.team, 'a');
+});
+
+test("networkpolicy: the node's other addresses (cni0, from its snapshot) count as the node", () => {
+  const ipAddr = JSON.stringify([
+    {
+      ifindex: 2,
+      ifname: 'eth0',
+      flags: ['UP'],
+      mtu: 1500,
+      operstate: 'UP',
+      addr_info: [{ family: 'inet', local: '192.168.56.11', prefixlen: 24, scope: 'global' }],
+    },
+    {
+      ifindex: 5,
+      ifname: 'cni0',
+      flags: ['UP'],
+      mtu: 1450,
+      operstate: 'UP',
+      addr_info: [{ family: 'inet', local: '10.244.1.1', prefixlen: 24, scope: 'global' }],
+    },
+  ]);
+  const c = new ClusterModel(
+    testBundle(
+      [
+        { name: 'n1', ip: '192.168.56.11', commands: { 'ip-addr': ipAddr } },
+        { name: 'n2', ip: '192.168.56.12' },
+      ],
+      [...BASE.filter((o) => o.kind !== 'Node'), netpol('deny', { podSelector: {}, policyTypes: ['Ingress'] })],
+    ),
+  );
+  const src = ipPeer(c, '10.244.1.1');
+  assert.deepEqual(src, { kind: 'ip', ip: '10.244.1.1', node: 'n1' });
+  const web = podPeer(c, findPod(c, 'default', 'web'));
+  const ev = evaluatePolicies(c, src, web, 8080, 'TCP');
+  assert.equal(ev.allowed, true);
+  assert.match(ev.ingress.reason, /the pod's own node: always allowed in/);
+  // an address no snapshot or Node object holds is not the pod's node
+  const other = evaluatePolicies(c, ipPeer(c, '10.244.2.1'), web, 8080, 'TCP');
+  assert.equal(other.allowed, false);
+  assert.deepEqual(other.ingress.deniedBy, [{ namespace: 'default', name: 'deny' }]);
 });

@@ -8,6 +8,7 @@ import {
   resolveService,
   serviceByIp,
   serviceByNodePort,
+  serviceState,
 } from '../../src/kube/services.js';
 import { endpoints, node, objects, pod, slice, svc } from './fixtures.js';
 
@@ -270,4 +271,34 @@ test('traffic policies: which endpoints kube-proxy uses on a node', () => {
   // no usable endpoint anywhere: reject
   const none = proxyEndpoints(r.service, { endpoints: [] }, { node: 'n1', external: true });
   assert.equal(none.whenNone, 'reject');
+});
+
+test('serviceState names why a Service cannot take a connection', () => {
+  const c = objects(
+    pod('a-1', { labels: { app: 'a' }, ip: '10.244.1.2', ready: false }),
+    svc('ready', { selector: { app: 'a' } }),
+    slice('ready', [{ ip: '10.244.1.2', ready: true }], [{ port: 8080 }]),
+    svc('unready', { selector: { app: 'a' } }),
+    slice('unready', [{ ip: '10.244.1.2', ready: false }], [{ port: 8080 }]),
+    svc('term', { selector: { app: 'a' } }),
+    slice('term', [{ ip: '10.244.1.2', ready: false, serving: true, terminating: true }], [{ port: 8080 }]),
+    svc('nomatch', { selector: { app: 'zzz' } }),
+    svc('pending', { selector: { app: 'a' } }),
+    svc('manual', { selector: null }),
+    { ...svc('alias'), spec: { type: 'ExternalName', externalName: 'db.example.org' } },
+  );
+  const state = (n: string) => serviceState(resolveService(c, 'default', n));
+  assert.equal(state('ready').state, 'ok');
+  assert.deepEqual(state('unready'), {
+    state: 'no-ready-endpoints',
+    text: 'service default/unready has no ready endpoint (1 not ready)',
+  });
+  assert.equal(state('term').state, 'terminating-only');
+  assert.deepEqual(state('nomatch'), {
+    state: 'selector-matches-nothing',
+    text: 'service default/nomatch has no endpoints: its selector app=zzz matches no pod of namespace default',
+  });
+  assert.equal(state('pending').state, 'no-ready-endpoints');
+  assert.equal(state('manual').state, 'no-endpoints');
+  assert.equal(state('alias').state, 'external-name');
 });
