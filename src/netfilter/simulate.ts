@@ -73,13 +73,15 @@ interface PlanStep {
   hook: Hook;
   table: Table;
   chain: Chain;
+  /** The table's chains by the jump or goto that names them (see `jumpTarget`). */
+  targets: WeakMap<Flow, Chain>;
 }
 
 interface Frame {
   chain: Chain;
   /** Next position in `order` (or in chain.rules when order is undefined). */
   pos: number;
-  order?: number[];
+  order: number[] | undefined;
 }
 
 interface State {
@@ -103,11 +105,57 @@ interface State {
 const CONNTRACK_PRIORITY = -200;
 
 const INDEX_THRESHOLD = 48;
-/** applyFlow's answer when the walk goes on (never mutated). */
-const GO_ON: Branch[] = [];
 const MAX_DEPTH = 64;
 
+/**
+ * A branch's `matched` list is made when first read: a trace of 10,000 packets need not build them all. The rules wait
+ * under a hidden key, and one getter shared by every branch turns them into references. (A getter written into each
+ * branch's object literal is a new closure per branch: V8 then gives every branch its own hidden class, allocated
+ * where the young-generation collector must keep everything it points to alive, and the walk spends most of its time
+ * collecting garbage.)
+ */
+const PENDING = Symbol('matched rules');
+interface Pending {
+  [PENDING]: Rule[];
+}
+const MATCHED: PropertyDescriptor = {
+  get(this: Pending): RuleRef[] {
+    const refs = this[PENDING].map(ref);
+    Object.defineProperty(this, 'matched', { value: refs, enumerable: true, writable: true, configurable: true });
+    return refs;
+  },
+  set(this: Pending, value: RuleRef[]) {
+    Object.defineProperty(this, 'matched', { value, enumerable: true, writable: true, configurable: true });
+  },
+  enumerable: true,
+  configurable: true,
+};
+
 const planCache = new WeakMap<Ruleset, Map<string, PlanStep[]>>();
+const targetCache = new WeakMap<Table, WeakMap<Flow, Chain>>();
+
+function targetsOf(table: Table): WeakMap<Flow, Chain> {
+  let m = targetCache.get(table);
+  if (!m) {
+    m = new WeakMap();
+    targetCache.set(table, m);
+  }
+  return m;
+}
+
+/**
+ * The chain a jump or goto goes to. Looking a name up among a kube-proxy table's 60,000 chains costs more than the rest
+ * of the rule, so the chain found is remembered by flow object, per table (one flow object may serve the same name in
+ * several tables of a dump); the flow objects themselves are not touched.
+ */
+function jumpTarget(step: PlanStep, flow: Flow & { chain: string }): Chain | undefined {
+  let target = step.targets.get(flow);
+  if (target === undefined) {
+    target = step.table.chains.get(flow.chain);
+    if (target) step.targets.set(flow, target);
+  }
+  return target;
+}
 
 /** Base chains of the path's hooks, in the order the kernel calls them. */
 export function planFor(ruleset: Ruleset, family: 4 | 6, path: Path): PlanStep[] {
@@ -125,7 +173,8 @@ export function planFor(ruleset: Ruleset, family: 4 | 6, path: Path): PlanStep[]
     const here: PlanStep[] = [];
     for (const table of ruleset.tables) {
       if (table.family !== fam && table.family !== 'inet') continue;
-      for (const chain of table.chains.values()) if (chain.hook === hook) here.push({ hook, table, chain });
+      for (const chain of table.chains.values())
+        if (chain.hook === hook) here.push({ hook, table, chain, targets: targetsOf(table) });
     }
     // At equal priority the kernel runs the hook registered later first; iptables registers its tables when the node
     // boots, firewalld and kube-proxy add native tables later. We take iptables (either backend) first, then native
@@ -186,7 +235,8 @@ function chainIndex(chain: Chain): ChainIndex {
     let a = 0;
     let b = 0;
     while (a < own.length || b < others.length) {
-      if (b >= others.length || (a < own.length && (own[a] as number) < (others[b] as number))) merged.push(own[a++] as number);
+      if (b >= others.length || (a < own.length && (own[a] as number) < (others[b] as number)))
+        merged.push(own[a++] as number);
       else merged.push(others[b++] as number);
     }
     byDst.set(dst, merged);
@@ -204,14 +254,27 @@ function candidates(chain: Chain, pkt: Packet): number[] | undefined {
 
 function frameFor(chain: Chain, pkt: Packet): Frame {
   const order = candidates(chain, pkt);
-  return order ? { chain, pos: 0, order } : { chain, pos: 0 };
+  return { chain, pos: 0, order };
+}
+
+/**
+ * A packet's copy for one branch. Not `{ ...pkt }`: V8 gives an object made by spread a hidden class that cannot be
+ * shared once a property is added (DNAT adds `origDst`), so every branch would make a new one, and those live where
+ * only a full collection frees them. `Object.assign` onto a fresh object keeps the key order and shares classes.
+ */
+function copyPacket(p: Packet): Packet {
+  return Object.assign({}, p);
+}
+
+function copyFrame(f: Frame): Frame {
+  return { chain: f.chain, pos: f.pos, order: f.order };
 }
 
 function clone(s: State): State {
   return {
-    pkt: { ...s.pkt },
+    pkt: copyPacket(s.pkt),
     step: s.step,
-    stack: s.stack.map((f) => ({ ...f })),
+    stack: s.stack.map(copyFrame),
     exprPos: s.exprPos,
     matched: s.matched.slice(),
     rewrites: s.rewrites.slice(),
@@ -278,20 +341,14 @@ export function simulate(
 
   const finish = (s: State, verdict: Verdict, decisive: Decisive | null, reject?: RejectInfo, why?: string): Branch => {
     produced++;
-    const branch: Branch = {
-      verdict,
-      decisive,
-      // Rule references are made when read: a trace of 10,000 packets need not build them all.
-      get matched() {
-        const refs = s.matched.map(ref);
-        Object.defineProperty(this, 'matched', { value: refs, enumerable: true });
-        return refs;
-      },
-      rewrites: s.rewrites,
-      chainEnds: s.chainEnds,
-      choices: s.choices,
-      packet: s.pkt,
-    };
+    // Built in key order (verdict, decisive, matched, ...) so that every branch shares one hidden class.
+    const branch = { verdict, decisive } as Branch;
+    Object.defineProperty(branch, 'matched', MATCHED);
+    Object.defineProperty(branch, PENDING, { value: s.matched });
+    branch.rewrites = s.rewrites;
+    branch.chainEnds = s.chainEnds;
+    branch.choices = s.choices;
+    branch.packet = s.pkt;
     if (reject) branch.reject = reject;
     if (why) branch.uncertainWhy = why;
     return branch;
@@ -321,14 +378,18 @@ export function simulate(
     return finish(s, 'accept', decisive);
   };
 
-  const run = (s: State): Branch[] => {
+  /**
+   * Walk `s` to its end, adding its branches to `out`. At a random choice the branch that takes the rule is walked
+   * first, on a copy; the walk then goes on with `s` itself as the branch that does not.
+   */
+  const run = (s: State, out: Branch[]): void => {
     for (;;) {
       if (produced >= maxBranches)
-        return [finish(s, 'uncertain', null, undefined, `more than ${maxBranches} branches`)];
+        return void out.push(finish(s, 'uncertain', null, undefined, `more than ${maxBranches} branches`));
       // Start the next base chain when the stack is empty.
       if (s.stack.length === 0) {
         for (;;) {
-          if (s.step >= plan.length) return [accepted(s)];
+          if (s.step >= plan.length) return void out.push(accepted(s));
           const next = plan[s.step] as PlanStep;
           // Before conntrack's hook (the raw table) the packet has no conntrack entry: state matches see INVALID, or
           // UNTRACKED once a NOTRACK rule ran. From conntrack's hook on, the packet's real state.
@@ -372,7 +433,7 @@ export function simulate(
           policy,
         };
         s.chainEnds.push(end);
-        if (policy === 'DROP') return [finish(s, 'drop', decisiveOf(undefined, end))];
+        if (policy === 'DROP') return void out.push(finish(s, 'drop', decisiveOf(undefined, end)));
         s.step++;
         continue;
       }
@@ -390,20 +451,25 @@ export function simulate(
           // A choice: follow both ways.
           const yes = clone(s);
           yes.exprPos = k + 1;
+          const rr = ref(rule);
+          if (r.choice === 'random') {
+            yes.choices.push({ rule: rr, kind: 'random', taken: true, why: r.why });
+            run(yes, out);
+            // The branch that does not take the rule goes on here, with the next rule.
+            s.choices.push({ rule: rr, kind: 'random', taken: false, why: r.why });
+            break;
+          }
           const no = clone(s);
           no.exprPos = 0;
           no.recorded = false;
           (no.stack[no.stack.length - 1] as Frame).pos++;
-          const rr = ref(rule);
-          if (r.choice === 'random') {
-            yes.choices.push({ rule: rr, kind: 'random', taken: true, why: r.why });
-            no.choices.push({ rule: rr, kind: 'random', taken: false, why: r.why });
-            return [...run(yes), ...run(no)];
-          }
-          const a = run(yes);
-          const b = run(no);
-          if (sameOutcome(a, b)) return a;
-          return [finish(s, 'uncertain', decisiveOf(rr, undefined, { detail: r.why }), undefined, r.why)];
+          const a: Branch[] = [];
+          const b: Branch[] = [];
+          run(yes, a);
+          run(no, b);
+          if (sameOutcome(a, b)) out.push(...a);
+          else out.push(finish(s, 'uncertain', decisiveOf(rr, undefined, { detail: r.why }), undefined, r.why));
+          return;
         }
         if (!s.recorded) {
           s.matched.push(rule);
@@ -414,19 +480,19 @@ export function simulate(
         if (Array.isArray(f)) {
           // The kernel picks one (nft numgen vmap): one branch per element.
           const rr = ref(rule);
-          const out: Branch[] = [];
           f.forEach((one, i) => {
             const c = clone(s);
             c.choices.push({ rule: rr, kind: 'random', taken: `branch ${i}`, why: e.name });
             if (one.kind === 'continue') {
               c.exprPos = k + 1;
-              out.push(...run(c));
+              run(c, out);
               return;
             }
-            const ended = applyFlow(c, one, rule, table, step);
-            out.push(...(ended.length ? ended : run(c)));
+            const ended = applyFlow(c, one, rule, step);
+            if (ended) out.push(ended);
+            else run(c, out);
           });
-          return out;
+          return;
         }
         if (f.kind === 'continue') continue;
         outcome = 'flow';
@@ -440,12 +506,11 @@ export function simulate(
         s.recorded = false;
         continue;
       }
-      const branches = applyFlow(s, flow as Flow, rule, table, step);
-      if (branches.length) return branches;
+      const ended = applyFlow(s, flow as Flow, rule, step);
+      if (ended) return void out.push(ended);
     }
   };
 
-  /** Act on a rule's verdict. Returns the finished branches, or [] when the walk goes on with `s`. */
   /** Record how a base chain ended by a rule's verdict. */
   const endChain = (s: State, step: PlanStep, rule: Rule, verdict: ChainEnd['verdict']): RuleRef => {
     const rr = ref(rule);
@@ -461,13 +526,13 @@ export function simulate(
     return rr;
   };
 
-  const uncertainAt = (s: State, step: PlanStep, rule: Rule, why: string): Branch[] => {
+  const uncertainAt = (s: State, step: PlanStep, rule: Rule, why: string): Branch => {
     const rr = endChain(s, step, rule, 'uncertain');
-    return [finish(s, 'uncertain', decisiveOf(rr, undefined, { detail: why }), undefined, why)];
+    return finish(s, 'uncertain', decisiveOf(rr, undefined, { detail: why }), undefined, why);
   };
 
-  /** Act on a rule's verdict. Returns the finished branches, or an empty list when the walk goes on with `s`. */
-  const applyFlow = (s: State, flow: Flow, rule: Rule, table: Table, step: PlanStep): Branch[] => {
+  /** Act on a rule's verdict. Returns the finished branch, or undefined when the walk goes on with `s`. */
+  const applyFlow = (s: State, flow: Flow, rule: Rule, step: PlanStep): Branch | undefined => {
     s.exprPos = 0;
     s.recorded = false;
     switch (flow.kind) {
@@ -475,36 +540,36 @@ export function simulate(
         endChain(s, step, rule, 'accept');
         s.stack.length = 0;
         s.step++;
-        return GO_ON;
+        return undefined;
       case 'drop':
-        return [finish(s, 'drop', decisiveOf(endChain(s, step, rule, 'drop'), undefined))];
+        return finish(s, 'drop', decisiveOf(endChain(s, step, rule, 'drop'), undefined));
       case 'reject':
-        return [finish(s, 'reject', decisiveOf(endChain(s, step, rule, 'reject'), undefined), flow.reject)];
+        return finish(s, 'reject', decisiveOf(endChain(s, step, rule, 'reject'), undefined), flow.reject);
       case 'return':
         s.stack.pop();
         if (s.stack.length > 0) (s.stack[s.stack.length - 1] as Frame).pos++;
-        else s.stack.push({ chain: step.chain, pos: Number.MAX_SAFE_INTEGER });
-        return GO_ON;
+        else s.stack.push({ chain: step.chain, pos: Number.MAX_SAFE_INTEGER, order: undefined });
+        return undefined;
       case 'jump':
       case 'goto': {
-        const target = table.chains.get(flow.chain);
+        const target = jumpTarget(step, flow);
         if (!target) return uncertainAt(s, step, rule, `chain ${flow.chain} is missing`);
         if (s.stack.length >= MAX_DEPTH) return uncertainAt(s, step, rule, 'chains jump in a loop');
         // A goto replaces the current frame: when the target chain ends, the walk returns to our caller (or, from a
         // base chain, falls to its policy).
         if (flow.kind === 'goto') s.stack.pop();
         s.stack.push(frameFor(target, s.pkt));
-        return GO_ON;
+        return undefined;
       }
       case 'unknown':
         return uncertainAt(s, step, rule, flow.why);
       default:
-        return GO_ON;
+        return undefined;
     }
   };
 
   const start: State = {
-    pkt: { ...packet },
+    pkt: copyPacket(packet),
     step: 0,
     stack: [],
     exprPos: 0,
@@ -515,7 +580,8 @@ export function simulate(
     recorded: false,
     tracked: false,
   };
-  const branches = run(start);
+  const branches: Branch[] = [];
+  run(start, branches);
   let worst = branches[0] as Branch;
   for (const b of branches) if (rank(b.verdict) > rank(worst.verdict)) worst = b;
   return {
