@@ -31,6 +31,7 @@
  * - ipBlock matching a pod's IP is left to the CNI by the spec (most match it); it is matched here and noted.
  */
 import { cidrContains, normalizeIp, parseCidr, parseIp } from '../core/ip.js';
+import type { Decisive } from '../core/vocabulary.js';
 import type { ClusterModel } from '../model/cluster.js';
 import type { KubeObject } from '../model/kube.js';
 import { type KubeSource, kubeIndex, nodeByIp, type PodInfo, type Protocol, podByIp } from './objects.js';
@@ -88,6 +89,8 @@ export interface DirectionDecision {
   direction: 'ingress' | 'egress';
   /** The pod the decision is about (source for egress, destination for ingress); undefined for an IP end. */
   pod?: PolicyRef;
+  /** The node of that pod, where the CNI enforces the decision. */
+  node?: string;
   /** Whether policies apply at all (false for an IP end or a host-network pod). */
   applies: boolean;
   /** Whether some policy isolates the pod in this direction. */
@@ -279,8 +282,19 @@ export interface PolicyInfo {
   object: KubeObject;
 }
 
-/** A NetworkPolicy with the API server's defaults applied (policyTypes). */
+const parsed = new WeakMap<KubeObject, PolicyInfo>();
+
+/** A NetworkPolicy with the API server's defaults applied (policyTypes); parsed once per object. */
 export function policyInfo(o: KubeObject): PolicyInfo {
+  let info = parsed.get(o);
+  if (!info) {
+    info = parsePolicy(o);
+    parsed.set(o, info);
+  }
+  return info;
+}
+
+function parsePolicy(o: KubeObject): PolicyInfo {
   const spec = asRecord(o.spec);
   const declared = asArray(spec.policyTypes).map(String);
   const egress = asArray(spec.egress);
@@ -341,7 +355,7 @@ function decide(
   }
   const ref = { namespace: self.namespace, name: self.name };
   const selecting = policiesSelecting(cluster, self, direction);
-  const base = { direction, pod: ref, applies: true, uncertain };
+  const base = { direction, pod: ref, ...(self.nodeName ? { node: self.nodeName } : {}), applies: true, uncertain };
   if (selecting.length === 0)
     return {
       ...base,
@@ -440,4 +454,23 @@ export function evaluatePolicies(
   egress.uncertain = [...new Set(egress.uncertain)];
   ingress.uncertain = [...new Set(ingress.uncertain)];
   return { allowed: egress.allowed && ingress.allowed, egress, ingress };
+}
+
+/**
+ * The decisive object of a denied connection, for a trace verdict: kind `policy-object`, `policy` the isolating
+ * policies (`ns/name`, comma-separated), on the node of the pod that denied it (egress is decided first, as the packet
+ * leaves the source). Undefined when the connection is allowed. CNIs drop denied packets (the client times out);
+ * a few reject — the bundle does not say which, so a trace should report a drop.
+ */
+export function policyDecisive(ev: PolicyEvaluation): Decisive | undefined {
+  const d = !ev.egress.allowed ? ev.egress : !ev.ingress.allowed ? ev.ingress : undefined;
+  if (!d) return undefined;
+  const names = d.deniedBy.map((p) => `${p.namespace}/${p.name}`).join(', ');
+  return {
+    kind: 'policy-object',
+    ...(d.node ? { node: d.node } : {}),
+    policy: names,
+    text: `NetworkPolicy ${names} (${d.direction})`,
+    detail: d.reason,
+  };
 }

@@ -116,7 +116,19 @@ const intOrString = (v: unknown): number | string | undefined => {
   return undefined;
 };
 
+const parsed = new WeakMap<KubeObject, ServiceInfo>();
+
+/** The typed view of a Service object (parsed once per object). */
 export function serviceInfo(o: KubeObject): ServiceInfo {
+  let info = parsed.get(o);
+  if (!info) {
+    info = parseService(o);
+    parsed.set(o, info);
+  }
+  return info;
+}
+
+function parseService(o: KubeObject): ServiceInfo {
   const spec = asRecord(o.spec);
   const status = asRecord(o.status);
   const type = (['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'] as const).find((t) => t === spec.type);

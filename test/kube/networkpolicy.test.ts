@@ -4,7 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { evaluatePolicies, ipPeer, type Peer, type PolicyProtocol, podPeer } from '../../src/kube/networkpolicy.js';
+import {
+  evaluatePolicies,
+  ipPeer,
+  type Peer,
+  type PolicyProtocol,
+  podPeer,
+  policyDecisive,
+} from '../../src/kube/networkpolicy.js';
 import { findPod } from '../../src/kube/objects.js';
 import type { LabelSelector } from '../../src/kube/selectors.js';
 import { ClusterModel } from '../../src/model/cluster.js';
@@ -651,4 +658,34 @@ test("networkpolicy: the node's other addresses (cni0, from its snapshot) count 
   const other = evaluatePolicies(c, ipPeer(c, '10.244.2.1'), web, 8080, 'TCP');
   assert.equal(other.allowed, false);
   assert.deepEqual(other.ingress.deniedBy, [{ namespace: 'default', name: 'deny' }]);
+});
+
+test('networkpolicy: the decisive object of a denial names the policies and the enforcing node', () => {
+  const c = objects(...BASE, netpol('deny', { podSelector: sel({ app: 'web' }), policyTypes: ['Ingress'] }));
+  const client = podPeer(c, findPod(c, 'default', 'client'));
+  const web = podPeer(c, findPod(c, 'default', 'web'));
+  const denied = evaluatePolicies(c, client, web, 8080, 'TCP');
+  assert.deepEqual(policyDecisive(denied), {
+    kind: 'policy-object',
+    node: 'n1',
+    policy: 'default/deny',
+    text: 'NetworkPolicy default/deny (ingress)',
+    detail: denied.ingress.reason,
+  });
+  assert.equal(policyDecisive(evaluatePolicies(c, web, client, 8080, 'TCP')), undefined);
+  // egress is decided first: a pod denied both ways names its egress policy
+  const c2 = objects(
+    ...BASE,
+    netpol('deny-in', { podSelector: sel({ app: 'web' }), policyTypes: ['Ingress'] }),
+    netpol('deny-out', { podSelector: sel({ app: 'client' }), policyTypes: ['Egress'] }),
+  );
+  const both = evaluatePolicies(
+    c2,
+    podPeer(c2, findPod(c2, 'default', 'client')),
+    podPeer(c2, findPod(c2, 'default', 'web')),
+    80,
+    'TCP',
+  );
+  assert.equal(policyDecisive(both)?.policy, 'default/deny-out');
+  assert.equal(policyDecisive(both)?.node, 'n2');
 });
