@@ -62,6 +62,9 @@ export const COLLECTOR_FILES: readonly string[] = [
   '/run/systemd/resolve/resolv.conf',
   '/etc/NetworkManager/NetworkManager.conf',
   '/etc/NetworkManager/conf.d/*',
+  // NetworkManager's packaged and per-boot snippets (Ubuntu ships unmanaged-devices there).
+  '/usr/lib/NetworkManager/conf.d/*',
+  '/run/NetworkManager/conf.d/*',
   // Pods' resolv.conf, where docker, containerd (CRI) and CRI-O keep them.
   '/var/lib/docker/containers/*/resolv.conf',
   '/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/*/resolv.conf',

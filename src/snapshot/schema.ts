@@ -68,7 +68,8 @@ export interface NodeSnapshot {
   commands: Record<string, CommandRecord>;
   /**
    * File contents by absolute path (globs expanded by the collector): /run/flannel/subnet.env, /etc/cni/net.d/*,
-   * /etc/resolv.conf, /etc/NetworkManager/NetworkManager.conf, /etc/NetworkManager/conf.d/*, pods' resolv.conf files,
+   * /etc/resolv.conf, /etc/NetworkManager/NetworkManager.conf, /etc/NetworkManager/conf.d/*,
+   * /usr/lib/NetworkManager/conf.d/*, /run/NetworkManager/conf.d/*, pods' resolv.conf files,
    * /proc/sys/net/netfilter/nf_conntrack_count and _max, /proc/modules (br_netfilter loaded?).
    */
   files: Record<string, FileRecord>;
