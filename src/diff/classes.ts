@@ -162,11 +162,15 @@ export function constraintsOf(text: string): Constraint[] {
           break;
         case '-s':
         case '--source':
+          add(addrConstraint('src', next, neg));
+          break;
         case '--src-range':
           add(addrConstraint('src', next.replace('-', ','), neg));
           break;
         case '-d':
         case '--destination':
+          add(addrConstraint('dst', next, neg));
+          break;
         case '--dst-range':
           add(addrConstraint('dst', next.replace('-', ','), neg));
           break;

@@ -146,11 +146,13 @@ export class Normaliser {
     for (const [role, v] of self.values) {
       // A value both nodes own (a service VIP on kube-ipvs0, 127.0.0.1) is no node-specific value.
       if (peerValues.has(v) && peer?.values.get(role) === v) continue;
+      // A role only one node has (its MAC was not collected on the other) stays literal on both, or they can't match.
+      if (peer && !peer.values.has(role)) continue;
       this.add(v, `<${role}>`);
     }
     if (peer)
       for (const [role, v] of peer.values) {
-        if (selfValues.has(v) || this.toToken.has(v)) continue;
+        if (selfValues.has(v) || this.toToken.has(v) || !self.values.has(role)) continue;
         this.add(v, `<peer:${role}>`);
       }
   }
@@ -160,6 +162,11 @@ export class Normaliser {
     this.fromToken.set(token, value);
     // Prefixes are also written as plain addresses with /32 (iptables-save prints hosts as a.b.c.d/32).
     if (!value.includes('/') && value.includes('.')) this.toToken.set(`${value}/32`, token);
+  }
+
+  /** Whether the node's own MACs are known (ip link was collected): else MACs can't be told apart from peers'. */
+  get knowsMacs(): boolean {
+    return [...this.self.values.keys()].some((k) => k.endsWith('-mac'));
   }
 
   get uplink(): string | undefined {

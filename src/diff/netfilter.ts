@@ -253,7 +253,8 @@ function pairGap(dels: NRule[], ins: NRule[]): { pairs: [NRule | undefined, NRul
   const usedIns = new Set<NRule>();
   for (const d of restDels) {
     let best: NRule | undefined;
-    let bestScore = 0.5;
+    // One rule changed into one other: a pair, however different. Else the most alike, at least half the words.
+    let bestScore = restDels.length === 1 && restIns.length === 1 ? -1 : 0.49;
     if (pairUp)
       for (const i of restIns) {
         if (usedIns.has(i)) continue;

@@ -309,6 +309,7 @@ function overlayDevices(node: NodeModel): Set<string> {
 }
 
 export function diffFdb(p: Pair, notCompared: NotCompared): Difference[] {
+  const macs = p.na.knowsMacs && p.nb.knowsMacs;
   const read = (node: NodeModel, norm: Normaliser) => {
     const text = node.output('bridge-fdb');
     if (text === undefined) return undefined;
@@ -316,14 +317,20 @@ export function diffFdb(p: Pair, notCompared: NotCompared): Difference[] {
     const m = new Map<string, { text: string; raw: string }>();
     for (const e of parseBridgeFdb(text, `${node.file}#bridge-fdb`).entries) {
       if (!devs.has(e.dev)) continue;
-      const key = `${norm.iface(e.dev)} ${norm.text(e.mac)}`;
+      // By peer (the VTEP's address); the MAC is compared when both nodes' own MACs are known.
+      const key = `${norm.iface(e.dev)} ${e.dst ? `dst ${norm.text(e.dst)}` : norm.text(e.mac)}`;
       const raw = `${e.mac} dev ${e.dev}${e.dst ? ` dst ${e.dst}` : ''}${e.state ? ` ${e.state}` : ''}`;
       const prev = m.get(key);
-      const text = norm.text(raw);
+      const text = macs ? norm.text(raw) : norm.text(raw.replace(/^\S+/, ''));
       m.set(key, prev ? { text: `${prev.text} | ${text}`, raw: `${prev.raw} | ${raw}` } : { text, raw });
     }
     return m;
   };
+  if (!macs && (p.na.knowsMacs || p.nb.knowsMacs))
+    notCompared.push({
+      kind: 'overlay-fdb',
+      reason: `VTEP MACs not compared: no ip link output from ${p.na.knowsMacs ? p.b.name : p.a.name}`,
+    });
   return compareMaps(
     'overlay-fdb',
     'fdb',
@@ -336,6 +343,7 @@ export function diffFdb(p: Pair, notCompared: NotCompared): Difference[] {
 }
 
 export function diffNeigh(p: Pair, notCompared: NotCompared): Difference[] {
+  const macs = p.na.knowsMacs && p.nb.knowsMacs;
   const read = (node: NodeModel, norm: Normaliser) => {
     const text = node.output('ip-neigh');
     if (text === undefined) return undefined;
@@ -344,7 +352,8 @@ export function diffNeigh(p: Pair, notCompared: NotCompared): Difference[] {
     for (const n of parseIpNeigh(text, `${node.file}#ip-neigh`).neighbours) {
       if (!devs.has(n.dev)) continue;
       const raw = `${n.dst} dev ${n.dev}${n.lladdr ? ` lladdr ${n.lladdr}` : ''} ${n.state.join(',')}`;
-      m.set(`${norm.text(n.dst)} dev ${n.dev}`, { text: norm.text(raw), raw });
+      const shown = macs ? raw : `${n.dst} dev ${n.dev} ${n.state.join(',')}`;
+      m.set(`${norm.text(n.dst)} dev ${n.dev}`, { text: norm.text(shown), raw });
     }
     return m;
   };
