@@ -11,6 +11,7 @@ import { registerCollect } from './commands/collect.js';
 import { registerDiagnose } from './commands/diagnose.js';
 import { registerDiff } from './commands/diff.js';
 import { registerLab } from './commands/lab.js';
+import { registerCleanup } from './commands/live.js';
 import { registerRules } from './commands/rules.js';
 import { registerTrace } from './commands/trace.js';
 import { VERSION } from './version.js';
@@ -41,6 +42,7 @@ Start here:
   registerDiagnose(program);
   registerDiff(program);
   registerLab(program);
+  registerCleanup(program);
   registerTrace(program);
   return program;
 }

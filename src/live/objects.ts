@@ -53,6 +53,8 @@ function basePath(apiVersion: string): string {
 export interface ListOptions {
   labelSelector?: string;
   fieldSelector?: string;
+  /** Only this namespace (default: all namespaces). */
+  namespace?: string;
   pageSize?: number;
 }
 
@@ -74,7 +76,8 @@ export async function listAll(api: KubeApi, rk: ResourceKind, opts: ListOptions 
       if (opts.fieldSelector) q.set('fieldSelector', opts.fieldSelector);
       let page: ListAnswer;
       try {
-        page = await api.request<ListAnswer>('GET', `${basePath(rk.apiVersion)}/${rk.resource}?${q}`, {
+        const ns = opts.namespace ? `/namespaces/${encodeURIComponent(opts.namespace)}` : '';
+        page = await api.request<ListAnswer>('GET', `${basePath(rk.apiVersion)}${ns}/${rk.resource}?${q}`, {
           what: { verb: 'list', resource: rk.resource },
         });
       } catch (e) {
