@@ -11,8 +11,9 @@
  *   mtu  `ping -M do -s size`: the don't-fragment bit set, so a packet larger than the path MTU never arrives
  *   dns  resolve `name` the way glibc's stub resolver does: each nameserver in order, `attempts` rounds, per-query
  *        timeout; the latency is what an application would wait
- * A probe with `expect` (the pod names behind a Service) repeats until every expected name answered or the tries are
- * spent, so every endpoint a Service's load balancing can pick is reached at least once.
+ * A probe with `expect` (the pod names behind a Service) repeats, in waves of parallel attempts, until every expected
+ * name answered or the tries are spent, so every endpoint a Service's load balancing can pick is reached at least
+ * once. DNS lookups run all their tries: each may go to another endpoint of the DNS Service.
  */
 
 export const PROBE_AGENT_FILE = 'probe-agent.cjs';
@@ -56,6 +57,8 @@ export interface AgentResult {
   answers: string[];
   /** Fastest successful attempt, milliseconds. */
   latencyMs?: number;
+  /** Slowest successful attempt (for DNS: the lookup an application waited longest for). */
+  slowestMs?: number;
   /** Every failed attempt's outcome, counted. */
   failures: Partial<Record<AttemptOutcome, number>>;
   /** dns: which nameserver answered. */
@@ -251,31 +254,40 @@ async function runProbe(p) {
   const answers = [];
   const failures = {};
   let best;
+  let worst;
   let server;
   let detail;
   let attempts = 0;
   const expect = p.expect || [];
-  while (attempts < p.tries) {
-    attempts++;
-    const r = await attempt(p);
+  // Attempts to a Service with several endpoints go out in waves (each a new connection, so kube-proxy picks
+  // again); a single destination is tried one attempt at a time.
+  const wave = expect.length > 1 ? 8 : 1;
+  const record = (r) => {
     if (r.outcome === 'ok') {
       if (r.answer !== undefined && !answers.includes(r.answer)) answers.push(r.answer);
       if (best === undefined || r.ms < best) best = r.ms;
+      if (worst === undefined || r.ms > worst) worst = r.ms;
       if (r.server) server = r.server;
       if (r.detail) detail = r.detail;
-      if (expect.every((e) => answers.includes(e))) break;
     } else {
       failures[r.outcome] = (failures[r.outcome] || 0) + 1;
       if (r.detail) detail = r.detail;
-      // Without endpoints to collect, one failure is the answer; with them, keep trying: a Service's other
-      // endpoints may answer.
-      if (expect.length === 0 && answers.length === 0 && attempts >= Math.min(p.tries, 2)) break;
     }
+  };
+  while (attempts < p.tries) {
+    const n = Math.min(wave, p.tries - attempts);
+    attempts += n;
+    const batch = await Promise.all(Array.from({ length: n }, () => attempt(p)));
+    batch.forEach(record);
+    if (answers.length && expect.every((e) => answers.includes(e)) && p.kind !== 'dns') break;
+    // Without endpoints to collect, two failures in a row are the answer.
+    if (expect.length === 0 && answers.length === 0 && attempts >= Math.min(p.tries, 2)) break;
   }
   const failed = Object.keys(failures).sort((a, b) => failures[b] - failures[a]);
   const outcome = answers.length ? 'ok' : failed[0] || 'error';
   const out = { id: p.id, outcome, attempts, answers, failures };
   if (best !== undefined) out.latencyMs = Math.round(best * 1000) / 1000;
+  if (worst !== undefined) out.slowestMs = Math.round(worst * 1000) / 1000;
   if (server) out.server = server;
   if (detail) out.detail = detail;
   return out;

@@ -120,7 +120,7 @@ export function judge(probe: Probe, result: AgentResult): Omit<ProbeOutcome, 'pr
     status = result.answers.length ? 'fail' : result.outcome === 'error' ? 'error' : 'pass';
   else if (result.outcome === 'error' && result.answers.length === 0) status = 'error';
   else if (result.answers.length === 0) status = 'fail';
-  else if (probe.kind === 'dns') status = (result.latencyMs ?? 0) >= SLOW_DNS_MS ? 'slow' : 'pass';
+  else if (probe.kind === 'dns') status = (result.slowestMs ?? result.latencyMs ?? 0) >= SLOW_DNS_MS ? 'slow' : 'pass';
   else if (missing.length > 0) status = 'partial';
   else status = 'pass';
   return { status, missing, unexpected };

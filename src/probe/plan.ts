@@ -173,7 +173,7 @@ export function planProbes(input: ProbePlanInput): Probe[] {
       if (nameservers.length && domain) {
         const name = `kubernetes.default.svc.${domain}`;
         // The resolver's own timeout (5 s by default) is capped: a lookup slower than 1 s already shows the fault.
-        const perQuery = Math.min((conf?.timeout ?? 5) * 1000, 2500);
+        const perQuery = Math.min((conf?.timeout ?? 5) * 1000, 1500);
         add({
           kind: 'dns',
           from,
@@ -183,13 +183,14 @@ export function planProbes(input: ProbePlanInput): Probe[] {
           expect: [],
           trace: { from: traceFrom(from), to: `${nameservers[0]}:53`, proto: 'udp' },
           note: `resolv.conf nameservers ${nameservers.join(', ')}`,
+          // Several lookups, each with the resolver's attempts: each may reach another DNS endpoint.
           agent: {
             kind: 'dns',
             dst: nameservers[0] as string,
             name,
             nameservers,
-            attempts: 1,
-            tries: 1,
+            attempts: conf?.attempts ?? 2,
+            tries: 4,
             timeoutMs: perQuery,
           },
         });

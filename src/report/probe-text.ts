@@ -33,11 +33,13 @@ export function resultText(o: ProbeOutcome, lang: Lang = 'en'): string {
   const parts: string[] = [];
   if (r.answers.length && o.probe.kind !== 'dns' && o.probe.agent.kind !== 'icmp' && o.probe.agent.kind !== 'mtu')
     parts.push(`${t('answeredBy')} ${r.answers.join(', ')}`);
-  if (o.probe.kind === 'dns' && r.answers.length)
+  if (o.probe.kind === 'dns' && r.answers.length) {
+    const fast = Math.round(r.latencyMs ?? 0);
+    const slow = Math.round(r.slowestMs ?? fast);
     parts.push(
-      `${r.answers.join(' ')} ${t('latency')} ${Math.round(r.latencyMs ?? 0)} ms${r.server ? ` (${r.server})` : ''}`,
+      `${r.answers.join(' ')} ${t('latency')} ${fast === slow ? `${fast}` : `${fast}–${slow}`} ms${r.server ? ` (${r.server})` : ''}`,
     );
-  else if (r.latencyMs !== undefined && r.answers.length) parts.push(`${t('latency')} ${r.latencyMs.toFixed(1)} ms`);
+  } else if (r.latencyMs !== undefined && r.answers.length) parts.push(`${t('latency')} ${r.latencyMs.toFixed(1)} ms`);
   const fails = Object.entries(r.failures)
     .map(([k, n]) => `${k} ×${n}`)
     .join(', ');

@@ -29,7 +29,7 @@ function setup(mutate?: (objects: KubeObject[]) => void) {
   const echoPods = new Set(pods.filter((p) => p.labels.app === 'echo').map((p) => `${p.namespace}/${p.name}`));
   const resolv = (s: ProbeSource) =>
     s.kind === 'pod'
-      ? 'search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\nnameserver 192.0.2.53\noptions ndots:5 timeout:2\n'
+      ? 'search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\nnameserver 192.0.2.53\noptions ndots:5 timeout:1\n'
       : undefined;
   return {
     cluster,
@@ -138,7 +138,7 @@ test('DNS: the pod resolver nameservers in order, the name in its cluster domain
   for (const p of dns) {
     assert.deepEqual(p.agent.nameservers, ['10.96.0.10', '192.0.2.53']);
     assert.equal(p.agent.name, 'kubernetes.default.svc.cluster.local');
-    assert.equal(p.agent.timeoutMs, 2000, 'options timeout:2 is kept (below the cap)');
+    assert.equal(p.agent.timeoutMs, 1000, 'options timeout:1 is kept (below the cap)');
   }
 });
 

@@ -1,12 +1,17 @@
 /** `netdoctor probe`: real traffic from real endpoints, the matrix of what reaches what, and why a flow fails. */
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/vocabulary.js';
 import { Lab } from '../../lab/lab.js';
 import { defaultStatePath } from '../../lab/state.js';
+import { explainReport } from '../../probe/explain.js';
 import { probeLab } from '../../probe/lab.js';
+import { summarize } from '../../probe/matrix.js';
+import { formatMetrics, parseListen, type RoundStats, serveMetrics } from '../../probe/metrics.js';
 import { PROBE_KINDS, type ProbeKind, type ProbeReport } from '../../probe/model.js';
 import { formatProbeHtml } from '../../report/html/probe-page.js';
 import { LANGS, type Lang } from '../../report/i18n.js';
@@ -26,6 +31,10 @@ interface ProbeFlags {
   timeout: string;
   parallel: string;
   quiet?: boolean;
+  watch?: boolean;
+  interval: string;
+  metrics?: string;
+  count?: string;
 }
 
 export function parseKinds(text: string | undefined): ProbeKind[] | undefined {
@@ -61,6 +70,13 @@ export function registerProbe(program: Command): void {
     .option('--timeout <duration>', 'time limit of one attempt (e.g. 800ms, 2s)', '1s')
     .option('--parallel <n>', 'sources probed at once', '4')
     .option('-q, --quiet', 'no progress lines on stderr')
+    .option('--watch', 'keep probing, one round every --interval, until Ctrl-C (or --count rounds)')
+    .option('--interval <duration>', 'time between the starts of two rounds with --watch', '30s')
+    .option(
+      '--metrics <[host]:port>',
+      'with --watch: serve Prometheus metrics of the last round (loopback unless a host is given)',
+    )
+    .option('--count <n>', 'with --watch: stop after this many rounds')
     .addHelpText(
       'after',
       `
@@ -77,6 +93,7 @@ Examples:
   netdoctor lab up seed-000 && netdoctor probe --lab
   netdoctor probe --lab --format html -o report.html
   netdoctor probe --lab --kinds dns,overlay --lang zh
+  netdoctor probe --lab --watch --interval 30s --metrics :9099   # curl -s localhost:9099/metrics
 
 Exit code: 0 every probe passed, 1 a probe failed, 2 bad input or the probes could not run.`,
     )
@@ -90,28 +107,108 @@ Exit code: 0 every probe passed, 1 a probe failed, 2 bad input or the probes cou
       if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64)
         throw new UsageError(`--parallel: "${flags.parallel}" is not a whole number from 1 to 64`);
       const kinds = parseKinds(flags.kinds);
+      if ((flags.metrics || flags.count) && !flags.watch) throw new UsageError('--metrics and --count need --watch');
       const lab = Lab.open(flags.state);
       const log = flags.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`);
-      const { report } = await probeLab(lab, {
-        ...(flags.bundle ? { bundle: flags.bundle } : {}),
+      const options = {
         ...(kinds ? { kinds } : {}),
         timeoutMs,
         parallel,
-        ...(log ? { log } : {}),
-      });
-      const text = renderProbeReport(report, flags.format, flags.lang, !flags.output && process.stdout.isTTY === true);
-      if (flags.output) {
-        writeFileSync(flags.output, text);
-        log?.(`report written to ${flags.output}`);
-      } else process.stdout.write(text);
-      const failed = report.outcomes.some((o) => o.status !== 'pass');
-      process.exitCode =
-        report.problems.length && report.outcomes.every((o) => o.status === 'error')
-          ? ExitCode.error
-          : failed
-            ? ExitCode.negative
-            : ExitCode.ok;
+        explain: explainReport,
+      };
+      if (!flags.watch) {
+        const { report } = await probeLab(lab, {
+          ...options,
+          ...(flags.bundle ? { bundle: flags.bundle } : {}),
+          ...(log ? { log } : {}),
+        });
+        const text = renderProbeReport(
+          report,
+          flags.format,
+          flags.lang,
+          !flags.output && process.stdout.isTTY === true,
+        );
+        if (flags.output) {
+          writeFileSync(flags.output, text);
+          log?.(`report written to ${flags.output}`);
+        } else process.stdout.write(text);
+        const failed = report.outcomes.some((o) => o.status !== 'pass');
+        process.exitCode =
+          report.problems.length && report.outcomes.every((o) => o.status === 'error')
+            ? ExitCode.error
+            : failed
+              ? ExitCode.negative
+              : ExitCode.ok;
+        return;
+      }
+      await watch(lab, flags, options, log);
     });
+}
+
+async function watch(
+  lab: Lab,
+  flags: ProbeFlags,
+  options: Parameters<typeof probeLab>[1],
+  log: ((line: string) => void) | undefined,
+): Promise<void> {
+  const intervalMs = parseDuration(flags.interval, '--interval');
+  const count = flags.count === undefined ? Number.POSITIVE_INFINITY : Number(flags.count);
+  if (flags.count !== undefined && (!Number.isInteger(count) || count < 1))
+    throw new UsageError(`--count: "${flags.count}" is not a whole number of rounds`);
+  const listen = flags.metrics ? parseListen(flags.metrics) : undefined;
+  let last: ProbeReport | undefined;
+  const stats: RoundStats = { rounds: 0, failedRounds: 0 };
+  const server = listen ? await serveMetrics(listen, () => formatMetrics(last, stats)) : undefined;
+  if (server && listen)
+    log?.(`metrics on http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${listen.port}/metrics`);
+  // The lab is collected once; every round probes again and explains with that bundle.
+  const scratch = flags.bundle ? undefined : mkdtempSync(join(tmpdir(), 'netdoctor-watch-'));
+  let stop = false;
+  let wake: (() => void) | undefined;
+  const onSignal = () => {
+    stop = true;
+    wake?.();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    if (scratch) {
+      log?.(`collecting the lab's ${lab.plan.nodes.length} nodes into a bundle`);
+      await lab.collect(scratch);
+    }
+    const bundle = flags.bundle ?? (scratch as string);
+    while (!stop && stats.rounds + stats.failedRounds < count) {
+      const started = Date.now();
+      try {
+        last = (await probeLab(lab, { ...options, bundle })).report;
+        stats.rounds++;
+        const sum = summarize(last.outcomes);
+        const failing = last.outcomes.filter((o) => o.status !== 'pass').length;
+        process.stdout.write(
+          `${last.startedAt}  round ${stats.rounds}: ${sum.total} probes, ${sum.byStatus.pass} pass, ${failing} not passing\n`,
+        );
+        if (flags.output) writeFileSync(flags.output, renderProbeReport(last, flags.format, flags.lang, false));
+      } catch (e) {
+        stats.failedRounds++;
+        process.stderr.write(`netdoctor: probe round failed: ${(e as Error).message}\n`);
+      }
+      const wait = Math.max(0, intervalMs - (Date.now() - started));
+      if (!stop && stats.rounds + stats.failedRounds < count)
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, wait);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (server) await new Promise((r) => server.close(r));
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  }
+  process.exitCode = last?.outcomes.every((o) => o.status === 'pass') ? ExitCode.ok : ExitCode.negative;
 }
 
 function stateOption(): Option {

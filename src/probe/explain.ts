@@ -1,0 +1,85 @@
+/**
+ * Joins each failed probe to the trace of the same flow through the bundle, so a red cell says why: the decisive rule,
+ * route, sysctl or policy, and the path for the diagram. When the trace and the real traffic disagree (the trace
+ * predicts delivery and nothing answered, or the reverse) the reason says so plainly: that is either something the
+ * bundle does not show, or a simulator bug, and neither may be hidden.
+ */
+import type { NetdoctorError } from '../core/errors.js';
+import type { ClusterModel } from '../model/cluster.js';
+import { resolveQuery } from '../trace/endpoints.js';
+import { TraceEngine } from '../trace/engine.js';
+import { describeDecisive } from '../trace/format.js';
+import type { TraceBranch, TraceResult } from '../trace/types.js';
+import type { ProbeOutcome, ProbeReason, ProbeReport } from './model.js';
+
+export interface ExplainOptions {
+  /** Explain passing probes too (the agreement tests compare every flow). */
+  all?: boolean;
+}
+
+/** The branch the probe's result is about: for a missing endpoint, the branch that leads to it; else the worst. */
+function branchFor(o: ProbeOutcome, r: TraceResult): TraceBranch | undefined {
+  const missing = new Set(o.missing);
+  const toMissing = r.branches.filter((b) => b.endpoint?.pod && missing.has(b.endpoint.pod.split('/')[1] ?? ''));
+  const pool = toMissing.length ? toMissing : r.branches;
+  const rank = (b: TraceBranch) => (b.verdict === 'delivered' ? 0 : b.verdict === 'uncertain' ? 1 : 2);
+  return [...pool].sort((a, b) => rank(b) - rank(a))[0];
+}
+
+export function summarizeBranch(b: TraceBranch): string {
+  if (b.verdict === 'delivered') return `delivered${b.endpoint?.pod ? ` to ${b.endpoint.pod}` : ''}`;
+  const where = b.decisive
+    ? `${b.decisive.node ? `${b.decisive.node} ` : ''}${describeDecisive(b.decisive)}`
+    : b.reason;
+  return `${b.verdict}${b.clientSees ? ` (client sees ${b.clientSees})` : ''}: ${where}`;
+}
+
+export function explainOutcome(engine: TraceEngine, cluster: ClusterModel, o: ProbeOutcome): ProbeReason | undefined {
+  const q = o.probe.trace;
+  if (!q) return undefined;
+  let result: TraceResult;
+  try {
+    result = engine.trace(resolveQuery(cluster, q.from, q.to, q.proto));
+  } catch (e) {
+    return { verdict: 'uncertain', summary: `no trace: ${(e as NetdoctorError).message}` };
+  }
+  const branch = branchFor(o, result);
+  if (!branch) return undefined;
+  const reason: ProbeReason = {
+    verdict: branch.verdict,
+    summary: summarizeBranch(branch),
+    decisive: branch.decisive as unknown as Record<string, unknown> | null,
+    hops: branch.hops,
+  };
+  const failed = o.status === 'fail' || o.status === 'partial';
+  const blocked = o.probe.blocked !== undefined;
+  if (failed && !blocked && branch.verdict === 'delivered')
+    reason.disagreement =
+      'the trace of this flow through the bundle predicts delivery, but the real traffic failed: the cause is not in the bundle (or the bundle is older than the fault)';
+  else if (o.status === 'pass' && !blocked && (branch.verdict === 'dropped' || branch.verdict === 'rejected'))
+    reason.disagreement = 'the trace predicts this flow fails, but the real traffic got through';
+  return reason;
+}
+
+/** Fills `reason` on the report's failed outcomes (every outcome with `all`). */
+export function explainReport(cluster: ClusterModel, report: ProbeReport, opts: ExplainOptions = {}): void {
+  const engine = new TraceEngine(cluster);
+  for (const o of report.outcomes) {
+    if (!opts.all && o.status === 'pass') continue;
+    const r = explainOutcome(engine, cluster, o);
+    if (o.probe.kind === 'dns' && o.status === 'slow') {
+      // The probe traced the flow to the first nameserver: that is where the resolver waited.
+      const servers = o.probe.agent.nameservers ?? [];
+      const first = servers[0];
+      const why = r ? ` (${r.summary})` : '';
+      o.reason = {
+        verdict: r?.verdict ?? 'uncertain',
+        summary:
+          servers.length > 1 && o.result.server !== first
+            ? `the first nameserver ${first} did not answer${why}; the resolver waited, then asked ${o.result.server}`
+            : `some queries to ${first} went unanswered${why}; the resolver waited its timeout, then retried`,
+        ...(r?.hops ? { hops: r.hops, decisive: r.decisive ?? null } : {}),
+      };
+    } else if (r) o.reason = r;
+  }
+}
