@@ -188,6 +188,19 @@ export function planFor(ruleset: Ruleset, family: 4 | 6, path: Path): PlanStep[]
   return steps;
 }
 
+const labelCache = new WeakMap<PlanStep[], Map<string, Table>>();
+
+/** The tables of a plan by their label, made once per plan. */
+function tablesOf(plan: PlanStep[]): Map<string, Table> {
+  let m = labelCache.get(plan);
+  if (!m) {
+    m = new Map();
+    for (const s of plan) m.set(s.table.label, s.table);
+    labelCache.set(plan, m);
+  }
+  return m;
+}
+
 function backendRank(t: Table): number {
   return t.backend === 'nft' ? 1 : 0;
 }
@@ -314,29 +327,28 @@ export function simulate(
   const plan = planFor(ruleset, packet.family, path);
   const maxBranches = opts.maxBranches ?? 256;
   let produced = 0;
-  const tableByLabel = new Map<string, Table>();
-  for (const s of plan) tableByLabel.set(s.table.label, s.table);
+  const tableByLabel = tablesOf(plan);
 
-  const decisiveOf = (
-    rule: RuleRef | undefined,
-    end: ChainEnd | undefined,
-    extra: Partial<Decisive> = {},
-  ): Decisive | null => {
-    const node = opts.node ? { node: opts.node } : {};
-    if (rule)
-      return {
-        kind: 'rule',
-        ...node,
-        table: rule.table,
-        chain: rule.chain,
-        index: rule.index,
-        text: rule.text,
-        ...(rule.source ? { source: rule.source } : {}),
-        ...extra,
-      };
-    if (end)
-      return { kind: 'policy', ...node, table: end.table, chain: end.chain, policy: end.policy ?? 'ACCEPT', ...extra };
-    return null;
+  // Built field by field (no spreads), in the order results have always listed them.
+  const decisiveOf = (rule: RuleRef | undefined, end: ChainEnd | undefined, detail?: string): Decisive | null => {
+    let d: Decisive;
+    if (rule) {
+      d = { kind: 'rule' };
+      if (opts.node) d.node = opts.node;
+      d.table = rule.table;
+      d.chain = rule.chain;
+      d.index = rule.index;
+      d.text = rule.text;
+      if (rule.source) d.source = rule.source;
+    } else if (end) {
+      d = { kind: 'policy' };
+      if (opts.node) d.node = opts.node;
+      d.table = end.table;
+      d.chain = end.chain;
+      d.policy = end.policy ?? 'ACCEPT';
+    } else return null;
+    if (detail !== undefined) d.detail = detail;
+    return d;
   };
 
   const finish = (s: State, verdict: Verdict, decisive: Decisive | null, reject?: RejectInfo, why?: string): Branch => {
@@ -468,7 +480,7 @@ export function simulate(
           run(yes, a);
           run(no, b);
           if (sameOutcome(a, b)) out.push(...a);
-          else out.push(finish(s, 'uncertain', decisiveOf(rr, undefined, { detail: r.why }), undefined, r.why));
+          else out.push(finish(s, 'uncertain', decisiveOf(rr, undefined, r.why), undefined, r.why));
           return;
         }
         if (!s.recorded) {
@@ -528,7 +540,7 @@ export function simulate(
 
   const uncertainAt = (s: State, step: PlanStep, rule: Rule, why: string): Branch => {
     const rr = endChain(s, step, rule, 'uncertain');
-    return finish(s, 'uncertain', decisiveOf(rr, undefined, { detail: why }), undefined, why);
+    return finish(s, 'uncertain', decisiveOf(rr, undefined, why), undefined, why);
   };
 
   /** Act on a rule's verdict. Returns the finished branch, or undefined when the walk goes on with `s`. */

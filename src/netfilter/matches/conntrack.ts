@@ -12,11 +12,15 @@ export function ctStateTest(states: string[]): (pkt: Packet) => boolean {
   const want = new Set(states.map((s) => s.toUpperCase()));
   for (const s of want)
     if (!(STATES as readonly string[]).includes(s)) throw new MatchError(`unknown conntrack state "${s}"`);
+  // The packet's states are lower case: compare without making an upper-case copy per test.
+  const wantLower = new Set([...want].map((s) => s.toLowerCase()));
+  const dnat = want.has('DNAT');
+  const snat = want.has('SNAT');
   return (pkt) => {
     const s: CtState = pkt.state;
-    if (want.has(s.toUpperCase())) return true;
-    if (want.has('DNAT') && pkt.ctDnat && s !== 'untracked' && s !== 'invalid') return true;
-    if (want.has('SNAT') && pkt.ctSnat && s !== 'untracked' && s !== 'invalid') return true;
+    if (wantLower.has(s)) return true;
+    if (dnat && pkt.ctDnat && s !== 'untracked' && s !== 'invalid') return true;
+    if (snat && pkt.ctSnat && s !== 'untracked' && s !== 'invalid') return true;
     return false;
   };
 }

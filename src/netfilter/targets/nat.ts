@@ -51,6 +51,7 @@ const dnat = defineTarget({
     const r = parseNatRange(to.values[0]);
     const ip = r.ip ? parseIp(r.ip) : undefined;
     const flags = opts.filter((o) => o.name !== 'to-destination');
+    const toText = rangeText(r);
     return {
       apply(pkt, _env, rewrites) {
         const before = `${formatIp(pkt.dst)}${pkt.dport !== undefined ? `:${pkt.dport}` : ''}`;
@@ -59,10 +60,10 @@ const dnat = defineTarget({
         if (ip) pkt.dst = ip;
         if (r.port !== undefined) pkt.dport = r.port;
         pkt.ctDnat = true;
-        rewrites.push({ kind: 'dnat', detail: `${before} → ${rangeText(r)}` });
+        rewrites.push({ kind: 'dnat', detail: `${before} → ${toText}` });
         return ACCEPT;
       },
-      canonical: `-j DNAT --to-destination ${rangeText(r)} ${optionsText(flags)}`.trim(),
+      canonical: `-j DNAT --to-destination ${toText} ${optionsText(flags)}`.trim(),
     };
   },
 });
@@ -76,16 +77,17 @@ const snat = defineTarget({
     const r = parseNatRange(to.values[0]);
     const ip = r.ip ? parseIp(r.ip) : undefined;
     const flags = opts.filter((o) => o.name !== 'to-source');
+    const toText = rangeText(r);
     return {
       apply(pkt, _env, rewrites) {
         const before = formatIp(pkt.src);
         if (ip) pkt.src = ip;
         if (r.port !== undefined) pkt.sport = r.port;
         pkt.ctSnat = true;
-        rewrites.push({ kind: 'snat', detail: `${before} → ${rangeText(r)}` });
+        rewrites.push({ kind: 'snat', detail: `${before} → ${toText}` });
         return ACCEPT;
       },
-      canonical: `-j SNAT --to-source ${rangeText(r)} ${optionsText(flags)}`.trim(),
+      canonical: `-j SNAT --to-source ${toText} ${optionsText(flags)}`.trim(),
     };
   },
 });
