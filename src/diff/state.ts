@@ -141,11 +141,16 @@ const ROLES = [
   'weave',
 ];
 
-function describeLink(l: Link, norm: Normaliser): Record<string, string> {
+/**
+ * What is compared of an interface. Its operational state is not: a bridge is UP or UNKNOWN depending on whether a
+ * pod is attached, a VXLAN device is always UNKNOWN; the administrative state is, and carrier on the uplink.
+ */
+function describeLink(l: Link, norm: Normaliser, uplink: boolean): Record<string, string> {
   const d: Record<string, string> = {
     kind: l.kind ?? 'device',
-    state: `${l.up ? 'UP' : 'DOWN'}${l.operstate ? ` (${l.operstate})` : ''}`,
+    state: l.up ? 'UP' : 'DOWN',
   };
+  if (uplink) d.carrier = l.lowerUp ? 'yes' : 'no';
   if (l.mtu !== undefined) d.mtu = String(l.mtu);
   if (l.master) d.master = l.master;
   const v = l.vxlan;
@@ -188,9 +193,9 @@ export function diffInterfaces(p: Pair, notCompared: NotCompared): Difference[] 
             kind: 'interface',
             node: node.name,
             name: l.name,
-            text: `${l.name}: ${Object.entries(describeLink(l, norm))
+            text: `${l.name}: ${Object.entries(describeLink(l, norm, role === 'uplink'))
               .map(([k, v]) => `${k} ${v}`)
-              .join(', ')}`,
+              .join(', ')}${l.operstate ? ` (operstate ${l.operstate})` : ''}`,
           }
         : undefined;
     const name = role === 'uplink' ? `uplink (${a?.name ?? '-'}/${b?.name ?? '-'})` : role;
@@ -207,8 +212,8 @@ export function diffInterfaces(p: Pair, notCompared: NotCompared): Difference[] 
       );
       continue;
     }
-    const da = describeLink(a, p.na);
-    const db = describeLink(b, p.nb);
+    const da = describeLink(a, p.na, role === 'uplink');
+    const db = describeLink(b, p.nb, role === 'uplink');
     const fields = [...new Set([...Object.keys(da), ...Object.keys(db)])].filter((k) => da[k] !== db[k]);
     if (!fields.length) continue;
     out.push(
