@@ -207,7 +207,7 @@ export function flannelCluster(
         'flannel.alpha.coreos.com/kube-subnet-manager': 'true',
       },
       files: {
-        '/run/flannel/subnet.env': `FLANNEL_NETWORK=${flannelNetwork(specs)}\nFLANNEL_SUBNET=${n.subnet.replace(/\.0\//, '.1/')}\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n`,
+        '/run/flannel/subnet.env': `FLANNEL_NETWORK=${flannelNetwork(specs)}\nFLANNEL_SUBNET=${n.subnet.replace(/\.0\//, '.1/')}\nFLANNEL_MTU=${n.overlayMtu ?? 1450}\nFLANNEL_IPMASQ=true\n`,
       },
       commands: nodeCommands(state),
     };
