@@ -486,14 +486,17 @@ export interface ProxyChoice {
  * The endpoints kube-proxy (iptables/nftables/ipvs modes, 1.26+) picks for a new connection.
  * `external`: the packet came to a NodePort, an externalIP or a load-balancer IP (externalTrafficPolicy applies);
  * otherwise it is for the ClusterIP (internalTrafficPolicy applies). `node`: where kube-proxy runs — the node that
- * received the packet, or for ClusterIP traffic the node of the client.
+ * received the packet, or for ClusterIP traffic the node of the client. `family`: the packet's IP family (dual-stack
+ * Services list endpoints of both; each family's proxier uses its own).
  */
 export function proxyEndpoints(
   svc: Pick<ServiceInfo, 'externalTrafficPolicy' | 'internalTrafficPolicy'>,
   port: Pick<ResolvedServicePort, 'endpoints'>,
-  opts: { node?: string; external: boolean },
+  opts: { node?: string; external: boolean; family?: 4 | 6 },
 ): ProxyChoice {
   const localOnly = opts.external ? svc.externalTrafficPolicy === 'Local' : svc.internalTrafficPolicy === 'Local';
+  // kube-proxy runs one proxier per IP family: an IPv4 ClusterIP only ever reaches IPv4 endpoints.
+  const endpoints = opts.family ? port.endpoints.filter((e) => e.family === opts.family) : port.endpoints;
   const pick = (list: ServiceEndpoint[]): Omit<ProxyChoice, 'localOnly' | 'whenNone'> => {
     const ready = list.filter((e) => e.ready);
     if (ready.length) return { endpoints: ready, using: 'ready' };
@@ -501,9 +504,9 @@ export function proxyEndpoints(
     if (serving.length) return { endpoints: serving, using: 'terminating' };
     return { endpoints: [], using: 'none' };
   };
-  const all = pick(port.endpoints);
+  const all = pick(endpoints);
   if (!localOnly) return { ...all, localOnly, ...(all.using === 'none' ? { whenNone: 'reject' as const } : {}) };
-  const local = pick(port.endpoints.filter((e) => e.nodeName !== undefined && e.nodeName === opts.node));
+  const local = pick(endpoints.filter((e) => e.nodeName !== undefined && e.nodeName === opts.node));
   if (local.using !== 'none') return { ...local, localOnly };
   return { ...local, localOnly, whenNone: all.using === 'none' ? 'reject' : 'drop' };
 }

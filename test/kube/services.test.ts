@@ -302,3 +302,20 @@ test('serviceState names why a Service cannot take a connection', () => {
   assert.equal(state('manual').state, 'no-endpoints');
   assert.equal(state('alias').state, 'external-name');
 });
+
+test('proxyEndpoints: one IP family per proxier on a dual-stack Service', () => {
+  const c = objects(
+    svc('ds', { clusterIPs: ['10.96.0.9', 'fd00:96::9'], ports: [{ port: 80 }] }),
+    slice('ds', [{ ip: '10.244.1.2', node: 'n1' }], [{ port: 80 }], { name: 'ds-v4' }),
+    slice('ds', [{ ip: 'fd00:10:244:1::2', node: 'n1' }], [{ port: 80 }], { name: 'ds-v6', addressType: 'IPv6' }),
+  );
+  const r = resolveService(c, 'default', 'ds');
+  const p = r.ports[0];
+  assert.ok(p);
+  assert.equal(p.endpoints.length, 2);
+  const ips = (family?: 4 | 6) =>
+    proxyEndpoints(r.service, p, { external: false, ...(family ? { family } : {}) }).endpoints.map((e) => e.ip);
+  assert.deepEqual(ips(4), ['10.244.1.2']);
+  assert.deepEqual(ips(6), ['fd00:10:244:1::2']);
+  assert.deepEqual(ips(), ['10.244.1.2', 'fd00:10:244:1::2']);
+});
