@@ -7,8 +7,8 @@
 import { Random } from '../synth/random.js';
 import { type LabPlan, type NodePlan, VXLAN_MTU, VXLAN_VNI } from './plan.js';
 import {
-  emptySetting,
   type ExpectedFinding,
+  emptySetting,
   type FaultPlan,
   layoutForSeed,
   type NetworkChanges,
@@ -84,7 +84,8 @@ export function planSeed001(
 
   if (scenario === 'seed-001-ip-forward') {
     const where = rng.pick(['all', 'cni0', 'flannel.1'] as const);
-    const key = where === 'all' ? 'net.ipv4.ip_forward' : `net.ipv4.conf.${where}.forwarding`;
+    // In sysctl's notation a dot inside an interface name is a slash: net.ipv4.conf.flannel/1.forwarding.
+    const key = where === 'all' ? 'net.ipv4.ip_forward' : `net.ipv4.conf.${where.replace('.', '/')}.forwarding`;
     changes.sysctl[broken.name] = { [key]: '0' };
     const expected: OtherFault = {
       scenario,
@@ -116,11 +117,7 @@ export function planSeed001(
         `crosses cni0 without the reverse NAT and the client drops it; other endpoints answer`,
       findings: [{ check: 'bridge-netfilter-disabled', node: broken.name, evidence: [`${key} = 0`] }],
       also: [],
-      fix: [
-        `sysctl -w ${key}=1`,
-        'modprobe br_netfilter',
-        `echo '${key} = 1' > /etc/sysctl.d/99-kubernetes.conf`,
-      ],
+      fix: [`sysctl -w ${key}=1`, 'modprobe br_netfilter', `echo '${key} = 1' > /etc/sysctl.d/99-kubernetes.conf`],
       facts: { sysctl: key, value: '0', pods },
     };
     return result(plan, seed, twin, expected, changes);
@@ -176,7 +173,9 @@ export function nmcliDevices(plan: LabPlan, node: NodePlan, managesCni: boolean)
     'eth0:ethernet:connected:System eth0',
     managesCni ? 'cni0:bridge:connected:cni0' : 'cni0:bridge:unmanaged:',
     managesCni ? 'flannel.1:vxlan:connected:flannel.1' : 'flannel.1:vxlan:unmanaged:',
-    ...veths.map((v) => (managesCni ? `${v}:ethernet:connected:Wired connection ${v.slice(4, 7)}` : `${v}:ethernet:unmanaged:`)),
+    ...veths.map((v) =>
+      managesCni ? `${v}:ethernet:connected:Wired connection ${v.slice(4, 7)}` : `${v}:ethernet:unmanaged:`,
+    ),
     'lo:loopback:unmanaged:',
   ];
   return `${lines.join('\n')}\n`;
@@ -274,7 +273,7 @@ export function planSeed004(plan: LabPlan, seed: number, twin: boolean): FaultPl
     ...b,
     summary:
       `${broken.name} has no flannel lease in etcd (${FLANNEL_ETCD_PREFIX}/subnets has no ${leaseKey(broken.podCIDR)}) ` +
-      `while its cni0 is on ${broken.podCIDR}; it routes to ${stale.join(' and ')} (nobody's) and to no current ` +
+      `while its cni0 is still on ${broken.gateway}/24; it routes to ${stale.join(' and ')} (nobody's) and to no current ` +
       `subnet; ${master.name} runs no kube-proxy`,
     symptom:
       `pods on ${broken.name} and pods on ${peers.map((p) => p.name).join(', ')} cannot talk; ClusterIPs time out ` +
@@ -316,11 +315,8 @@ export function planMtu(plan: LabPlan, seed: number, twin: boolean): FaultPlan {
     summary:
       `${broken.name}'s eth0 has MTU ${SMALL_UNDERLAY_MTU}, but flannel.1 and the pods use ${VXLAN_MTU}: ` +
       `${VXLAN_MTU} + 50 bytes of VXLAN headers do not fit`,
-    symptom:
-      `small packets pass; large DF packets from pods on ${b.healthyNodes.join(', ')} to pods on ${broken.name} vanish`,
-    findings: [
-      { check: 'mtu-mismatch', node: broken.name, evidence: [String(SMALL_UNDERLAY_MTU), String(VXLAN_MTU)] },
-    ],
+    symptom: `small packets pass; large DF packets from pods on ${b.healthyNodes.join(', ')} to pods on ${broken.name} vanish`,
+    findings: [{ check: 'mtu-mismatch', node: broken.name, evidence: [String(SMALL_UNDERLAY_MTU), String(VXLAN_MTU)] }],
     also: [],
     fix: [`ip link set dev eth0 mtu 1500`],
     facts: { underlayMTU: SMALL_UNDERLAY_MTU, overlayMTU: VXLAN_MTU },

@@ -19,6 +19,7 @@ import { collectNode } from '../collect/run.js';
 import type { NodeSnapshot } from '../snapshot/schema.js';
 import { ECHO_AGENT_FILE, ECHO_AGENT_SOURCE } from './agent.js';
 import { clusterList } from './cluster-json.js';
+import { type EtcdHandle, etcdArgv, etcdDataDir, etcdPut, readFlannelSubnets, waitEtcd } from './etcd.js';
 import type { FirewallLayout } from './firewall.js';
 import {
   buildPlan,
@@ -35,11 +36,10 @@ import {
   VXLAN_PORT,
   VXLAN_VNI,
 } from './plan.js';
-import { etcdArgv, etcdDataDir, etcdPut, type EtcdHandle, readFlannelSubnets, waitEtcd } from './etcd.js';
 import { nodeRuleset } from './rules.js';
 import {
-  emptySetting,
   type ExpectedFault,
+  emptySetting,
   type FaultOptions,
   isScenario,
   layoutForSeed,
@@ -281,7 +281,11 @@ export class Lab {
    * Injects a scenario's fault (replacing one already injected) and returns what a diagnosis must name. With
    * `twin`, the scenario's setting comes in without the fault (what its fix leaves), and nothing is expected.
    */
-  async inject(scenario: string, seed = this.stateData.seed, opts: FaultOptions = {}): Promise<ExpectedFault | undefined> {
+  async inject(
+    scenario: string,
+    seed = this.stateData.seed,
+    opts: FaultOptions = {},
+  ): Promise<ExpectedFault | undefined> {
     if (!isScenario(scenario)) throw new LabError(`unknown scenario "${scenario}" (see \`netdoctor lab list\`)`);
     const fault = planFault(this.plan, scenario, seed, opts);
     if (!fault) {
@@ -575,7 +579,13 @@ const NODE_SYSCTLS: readonly [string, string][] = [
 
 /** A shell script writing sysctls through /proc/sys from inside a namespace (its net/ tree is the namespace's own). */
 function sysctlScript(values: readonly [string, string][]): string {
-  return values.map(([k, v]) => `echo ${v} > /proc/sys/${k.replaceAll('.', '/')}`).join(' && ');
+  // sysctl's notation writes a dot inside an interface name as a slash (net.ipv4.conf.flannel/1.forwarding).
+  const path = (k: string) =>
+    k
+      .split('.')
+      .map((c) => c.replaceAll('/', '.'))
+      .join('/');
+  return values.map(([k, v]) => `echo ${v} > /proc/sys/${path(k)}`).join(' && ');
 }
 
 /** The ip commands that put a node's links, addresses, routes and neighbours back as the healthy lab has them. */
@@ -601,14 +611,17 @@ function healthyNodeIp(plan: LabPlan, n: NodePlan): string[] {
 async function resetNetwork(plan: LabPlan): Promise<void> {
   const [, ulen] = plan.underlay.cidr.split('/');
   await mapLimit(plan.nodes, START_CONCURRENCY, async (n) => {
-    await nsMustRun(n.netns, ['sh', '-c', sysctlScript(NODE_SYSCTLS)]);
+    // Writing ip_forward changes every interface's forwarding only when its value changes: set each one too.
+    await nsMustRun(n.netns, [
+      'sh',
+      '-c',
+      `${sysctlScript(NODE_SYSCTLS)} && for f in /proc/sys/net/ipv4/conf/*/forwarding; do echo 1 > "$f"; done`,
+    ]);
     // Removals first, forgiving what is already gone.
     await run('ip', ['-n', n.netns, '-force', '-batch', '-'], {
-      input: `${[
-        `addr del ${n.flannelIP}/32 dev lo`,
-        'route flush dev flannel.1',
-        'addr flush dev eth0',
-      ].join('\n')}\n`,
+      input: `${[`addr del ${n.flannelIP}/32 dev lo`, 'route flush dev flannel.1', 'addr flush dev eth0'].join(
+        '\n',
+      )}\n`,
       timeoutMs: 10_000,
     });
     await ipBatch([`addr add ${n.ip}/${ulen} dev eth0`, ...healthyNodeIp(plan, n)], n.netns);

@@ -10,7 +10,7 @@
  */
 
 import { Random } from '../synth/random.js';
-import { planSeed001, planSeed002, planSeed004, planMtu } from './faults.js';
+import { planMtu, planSeed001, planSeed002, planSeed004 } from './faults.js';
 import { type FirewallLayout, NODE_TCP_PORTS, REJECT_TYPES, type RejectWith } from './firewall.js';
 import type { LabPlan } from './plan.js';
 import { nodeRuleset, type PlacedRule } from './rules.js';
@@ -62,7 +62,7 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
       'One node stops routing: net.ipv4.ip_forward=0, or (by seed) the forwarding sysctl of cni0 or flannel.1 only,\n' +
       'as a security scan or a sysctl file without persistence leaves it.',
     symptom:
-      "pods on the broken node and pods elsewhere cannot reach each other (silent drop: the kernel counts\nInAddrErrors and sends no ICMP), pods on the same node still can",
+      'pods on the broken node and pods elsewhere cannot reach each other (silent drop: the kernel counts\nInAddrErrors and sends no ICMP), pods on the same node still can',
   },
   {
     name: 'seed-001-bridge-nf',
@@ -81,14 +81,14 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
       "cluster CIDR). The kernel's connected route for it came first, so flanneld's route to that subnet failed\n" +
       "with 'file exists'.",
     symptom:
-      "pods on the broken node and pods on the node whose subnet overlaps cannot talk: the broken node ARPs for\nthe pod addresses on eth0 and nobody answers (No route to host); every other pair flows",
+      'pods on the broken node and pods on the node whose subnet overlaps cannot talk: the broken node ARPs for\nthe pod addresses on eth0 and nobody answers (No route to host); every other pair flows',
   },
   {
     name: 'seed-002-networkmanager',
     seeds: ['002'],
     description:
       'NetworkManager (which cannot run in the lab: its effects are made with `ip`) manages cni0 and flannel.1 on\n' +
-      "one node, whose NetworkManager config lacks the unmanaged-devices file the other nodes have. It took\n" +
+      'one node, whose NetworkManager config lacks the unmanaged-devices file the other nodes have. It took\n' +
       "flannel.1's address (the flannel address now is a local route on lo) and flushed flannel's routes to the\n" +
       'other nodes. kubelet runs with clusterDomain cluster1.local while CoreDNS serves cluster.local.',
     symptom:
@@ -98,8 +98,8 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
     name: 'seed-004-flannel-lease',
     seeds: ['004'],
     description:
-      'flannel keeps its leases in a real etcd (Debian etcd-server, on the control-plane node). One node\'s lease is\n' +
-      "gone: the other nodes dropped their route to its subnet, its cni0 is still on that old subnet, it routes to\n" +
+      "flannel keeps its leases in a real etcd (Debian etcd-server, on the control-plane node). One node's lease is\n" +
+      'gone: the other nodes dropped their route to its subnet, its cni0 is still on that old subnet, it routes to\n' +
       'two subnets nobody owns and to no current one. The control-plane node runs no kube-proxy.',
     symptom:
       "pods on the lease-less node and pods elsewhere cannot talk; a NodePort answers only when the picked\nendpoint is on the node asked; ClusterIPs time out from the control-plane node's own network namespace",
@@ -111,7 +111,7 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
       "One node's uplink has MTU 1400 under flannel's 1450-byte VXLAN overlay (1450 + 50 bytes of VXLAN headers do\n" +
       'not fit).',
     symptom:
-      "small packets pass; large packets with DF set from other nodes' pods to its pods vanish (PMTU black hole),\nand its own pods get 'frag needed, mtu 1350' for large packets out",
+      "small packets pass; large packets with DF set from other nodes' pods to its pods vanish at its eth0 with no\nICMP (a PMTU black hole); its own pods' large requests arrive (the outer packet is fragmented) but the\nequally large replies vanish",
   },
 ];
 

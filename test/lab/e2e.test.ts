@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Lab, labDown, labUp } from '../../src/lab/lab.js';
 import type { PodPlan } from '../../src/lab/plan.js';
-import { type Seed000Fault, planFault } from '../../src/lab/scenarios.js';
+import { planFault, type Seed000Fault } from '../../src/lab/scenarios.js';
 import { run } from '../../src/lab/shell.js';
 import { needsRoot } from '../support/netns.js';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { type Lab, labDown, labUp } from '../../src/lab/lab.js';
 import type { PodPlan } from '../../src/lab/plan.js';
-import { type Seed000Fault, planFault } from '../../src/lab/scenarios.js';
+import { planFault, type Seed000Fault } from '../../src/lab/scenarios.js';
 import { mapLimit, run } from '../../src/lab/shell.js';
 import { needsRoot } from '../support/netns.js';
 

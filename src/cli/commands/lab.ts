@@ -139,6 +139,29 @@ Namespaces are named <prefix>-<node or pod>; the state file lists them, with the
     });
 
   lab
+    .command('heal')
+    .description(
+      "Undo the injected fault the way its fix would, keeping the scenario's setting (NetworkManager's files, " +
+        "flannel's etcd, ...): the scenario's healthy twin.",
+    )
+    .addOption(stateOption())
+    .addHelpText(
+      'after',
+      `
+Examples:
+  sudo netdoctor lab up seed-004-flannel-lease --seed 3
+  sudo netdoctor lab collect -o broken && sudo netdoctor lab heal && sudo netdoctor lab collect -o healed
+  netdoctor diagnose broken; netdoctor diagnose healed`,
+    )
+    .action(async (flags: { state: string }) => {
+      const up = Lab.open(flags.state);
+      const scenario = up.state.scenario;
+      await up.inject(scenario, up.state.fault?.seed ?? up.state.seed, { twin: true });
+      process.stderr.write(`lab ${up.prefix}: ${scenario} healed (its setting kept, the fault undone)\n`);
+      process.exitCode = ExitCode.ok;
+    });
+
+  lab
     .command('down')
     .description('Remove the lab: its processes, namespaces, scratch files and state file (also after a crash).')
     .addOption(stateOption())
