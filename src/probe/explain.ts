@@ -34,6 +34,40 @@ export function summarizeBranch(b: TraceBranch): string {
   return `${b.verdict}${b.clientSees ? ` (client sees ${b.clientSees})` : ''}: ${where}`;
 }
 
+/**
+ * Where the real traffic and the trace contradict each other: an endpoint answered although every branch to it is
+ * dropped, or never answered although its branch is delivered; a flow with no branch delivered got through, or one
+ * with every branch delivered got nothing. Random load balancing is respected: a passing lookup need not have met
+ * the branch that fails.
+ */
+function disagreement(o: ProbeOutcome, r: TraceResult): string | undefined {
+  if (o.probe.blocked !== undefined || o.status === 'error') return undefined;
+  const delivered = r.branches.filter((b) => b.verdict === 'delivered');
+  const failing = r.branches.filter((b) => b.verdict === 'dropped' || b.verdict === 'rejected');
+  const podName = (b: TraceBranch) => b.endpoint?.pod?.split('/')[1];
+  if (o.probe.expect.length > 0) {
+    const answered = o.result.answers.filter((a) => o.probe.expect.includes(a));
+    const contradicted = answered.filter((a) => {
+      const to = r.branches.filter((b) => podName(b) === a);
+      return to.length > 0 && to.every((b) => b.verdict === 'dropped' || b.verdict === 'rejected');
+    });
+    if (contradicted.length)
+      return `${contradicted.join(', ')} answered, but the trace predicts every path to it fails`;
+    const silent = o.missing.filter((m) => {
+      const to = r.branches.filter((b) => podName(b) === m);
+      return to.length > 0 && to.every((b) => b.verdict === 'delivered');
+    });
+    if (silent.length)
+      return `${silent.join(', ')} never answered, but the trace predicts delivery: the cause is not in the bundle (or the bundle is older than the fault)`;
+    return undefined;
+  }
+  if (o.status === 'fail' && failing.length === 0 && delivered.length > 0)
+    return 'the trace predicts delivery, but the real traffic failed: the cause is not in the bundle (or the bundle is older than the fault)';
+  if ((o.status === 'pass' || o.status === 'slow') && delivered.length === 0 && failing.length > 0)
+    return 'the trace predicts this flow fails, but the real traffic got through';
+  return undefined;
+}
+
 export function explainOutcome(engine: TraceEngine, cluster: ClusterModel, o: ProbeOutcome): ProbeReason | undefined {
   const q = o.probe.trace;
   if (!q) return undefined;
@@ -51,13 +85,8 @@ export function explainOutcome(engine: TraceEngine, cluster: ClusterModel, o: Pr
     decisive: branch.decisive as unknown as Record<string, unknown> | null,
     hops: branch.hops,
   };
-  const failed = o.status === 'fail' || o.status === 'partial';
-  const blocked = o.probe.blocked !== undefined;
-  if (failed && !blocked && branch.verdict === 'delivered')
-    reason.disagreement =
-      'the trace of this flow through the bundle predicts delivery, but the real traffic failed: the cause is not in the bundle (or the bundle is older than the fault)';
-  else if (o.status === 'pass' && !blocked && (branch.verdict === 'dropped' || branch.verdict === 'rejected'))
-    reason.disagreement = 'the trace predicts this flow fails, but the real traffic got through';
+  const d = disagreement(o, result);
+  if (d) reason.disagreement = d;
   return reason;
 }
 

@@ -69,7 +69,7 @@ export function formatMetrics(report: ProbeReport | undefined, stats: RoundStats
 
 /** `:9099`, `9099`, `127.0.0.1:9099`, `[::1]:9099`, `0.0.0.0:9099`; an empty host means loopback. */
 export function parseListen(text: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:]*))?:?(\d+)$/.exec(text.trim());
+  const m = /^(?:(?:\[([0-9a-fA-F:]+)\]|([^:[\]]*)):)?(\d+)$/.exec(text.trim());
   const port = m ? Number(m[3]) : Number.NaN;
   if (!m || !Number.isInteger(port) || port < 1 || port > 65535)
     throw new UsageError(`--metrics: "${text}" is not [HOST]:PORT (examples: :9099, 127.0.0.1:9099)`);

@@ -6,7 +6,9 @@
  * is saved. The broken node comes from the lab's plan, never assumed.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -20,6 +22,19 @@ import { formatProbeText } from '../../src/report/probe-text.js';
 import { needsRoot } from '../support/netns.js';
 import { repoRoot } from '../support/paths.js';
 import { openInBrowser } from './browser.js';
+
+const cli = join(repoRoot, 'src', 'cli', 'main.ts');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
 
 interface Seed000 {
   brokenNode: string;
@@ -110,6 +125,59 @@ test('probe --lab on seed 000: the symptom in the matrix, the REJECT as the reas
       assert.ok(detail?.text?.includes(fault.reject.text), 'the detail panel names the rule');
       assert.ok(detail?.text?.includes('decisive'), 'the path diagram marks the decisive hop');
       t.diagnostic(`screenshot: ${join(out, 'probe-seed-000.png')}`);
+
+      // --watch with metrics, as an operator runs it, stopped with Ctrl-C (SIGINT) between rounds.
+      const port = await freePort();
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          cli,
+          'probe',
+          '--lab',
+          '--state',
+          lab.statePath,
+          '--watch',
+          '--interval',
+          '1s',
+          '--count',
+          '20',
+          '--kinds',
+          'overlay',
+          '--metrics',
+          `127.0.0.1:${port}`,
+          '-q',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      child.stdout.on('data', (b: Buffer) => {
+        stdout += b.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      try {
+        let metrics = '';
+        for (let i = 0; i < 60 && !/^netdoctor_probe_rounds_total [1-9]/m.test(metrics); i++) {
+          await new Promise((r) => setTimeout(r, 500));
+          metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then(
+            (r) => r.text(),
+            () => '',
+          );
+        }
+        assert.match(metrics, /^netdoctor_probe_rounds_total [1-9]/m, 'a round finished within 30 s');
+        const lines = metrics.split('\n').filter((l) => l.startsWith('netdoctor_probe_success{kind="overlay"'));
+        assert.equal(lines.length, lab.plan.nodes.length * (lab.plan.nodes.length - 1));
+        for (const l of lines) {
+          const touches = l.includes(`from="${broken}"`) || l.includes(`to="${broken}"`);
+          assert.ok(l.endsWith(touches ? ' 0' : ' 1'), l);
+        }
+      } finally {
+        child.kill('SIGINT');
+      }
+      const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('hung'), 15_000))]);
+      assert.equal(code, 1, 'Ctrl-C ends the watch; the last round had failures');
+      assert.match(stdout, /round 1: 6 probes, 2 pass, 4 not passing/);
     } finally {
       await lab.down();
     }
