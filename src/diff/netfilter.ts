@@ -109,6 +109,17 @@ function stripRule(text: string, chain: string): string {
   return t;
 }
 
+/** A rule's text with the node's values as tokens, and its uplink's name as `<uplink>`. */
+function normaliseRule(norm: Normaliser, text: string): string {
+  const key = norm.text(text);
+  if (!norm.uplink) return key;
+  return key.replace(
+    /(-[io]|--in-interface|--out-interface|[io]ifname)( !=| !)? "?([\w.+@-]+)"?/g,
+    (w, opt: string, neg: string | undefined, name: string) =>
+      name === norm.uplink ? `${opt}${neg ?? ''} <uplink>` : w,
+  );
+}
+
 /** Whether a chain reads the same, rule for rule, on both nodes (most chains do: they are skipped cheaply). */
 function sameChain(x: Chain, y: Chain | undefined): boolean {
   if (!y || x.policy !== y.policy || x.hook !== y.hook || x.rules.length !== y.rules.length) return false;
@@ -134,14 +145,7 @@ function normaliseSide(node: NodeModel, norm: Normaliser, other: Ruleset): Side 
       const rules: NRule[] = chain.rules.map((rule) => {
         const shown = stripRule(rule.text, chain.name);
         const raw = renameText(shown);
-        let key = norm.text(raw);
-        if (norm.uplink)
-          key = key.replace(
-            /(-[io]|--in-interface|--out-interface|[io]ifname)( !=| !)? "?([\w.+@-]+)"?/g,
-            (w, opt: string, neg: string | undefined, name: string) =>
-              name === norm.uplink ? `${opt}${neg ?? ''} <uplink>` : w,
-          );
-        return { rule, key, raw, shown };
+        return { rule, key: normaliseRule(norm, raw), raw, shown };
       });
       chains.set(name, { name, chain, rules });
     }
@@ -358,7 +362,8 @@ function classesFor(cand: Candidate, a: Side, path: Path, context: Rule[]): Clas
   };
   let base = defaultSpec(path);
   for (const r of context)
-    for (const c of constraintsOf(a.norm.text(stripRule(r.text, r.chain)))) base = applyValue(base, c.dim, c.witness);
+    for (const c of constraintsOf(normaliseRule(a.norm, stripRule(r.text, r.chain))))
+      base = applyValue(base, c.dim, c.witness);
   const own: Constraint[][] = [];
   for (const r of [cand.a, cand.b]) if (r) own.push(constraintsOf(r.key));
   if (cand.policy || own.length === 0) {
@@ -484,6 +489,7 @@ function label(rules: NRule[], chainName: string): string {
     const w = words(r.key);
     w.forEach((t, k) => {
       if (/^--(dport|dports|destination-port|destination-ports)$/.test(t) && w[k + 1]) ports.add(w[k + 1] as string);
+      if (t === 'dport' && /^(tcp|udp|sctp|th)$/.test(w[k - 1] ?? '') && w[k + 1]) ports.add(w[k + 1] as string);
     });
     const t = targetOf(r.key);
     if (t) targets.add(/^[A-Z]+$/.test(t) ? t.toLowerCase() : t.replace(/\(.*$/, ''));

@@ -3,6 +3,7 @@
  * between nodes (their addresses, pod subnet, MACs, kube-proxy's hashes, comments, counters) is not (the near miss).
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { diffAll, diffNodes } from '../../src/diff/diff.js';
 import type { DiffResult } from '../../src/diff/types.js';
@@ -154,6 +155,25 @@ describe('netfilter by behaviour', () => {
       ['10.244.2.9:53'],
     );
   });
+});
+
+test('native nftables (firewalld on RHEL 8+): the same typo in nft syntax, found through the zone chains', () => {
+  const healthy = readFileSync(new URL('../fixtures/nft/firewalld.json', import.meta.url), 'utf8');
+  const udp = '{"payload": {"protocol": "udp", "field": "dport"}}, "right": 8472}';
+  assert.ok(healthy.includes(udp));
+  const broken = healthy.replace(udp, udp.replace('udp', 'tcp'));
+  const c = flannelCluster(3, { 2: { nft: broken } }, { nft: healthy });
+  assert.deepEqual(pair(c, 'node1', 'node3').differences, []);
+  const r = pair(c);
+  assert.deepEqual(kinds(r), ['netfilter-rule']);
+  const d = r.differences[0];
+  assert.match(
+    d?.title ?? '',
+    /^8472 accept: node1 `udp dport 8472 accept` \(inet firewalld\/filter_IN_public_allow #\d+\), node2 `tcp dport 8472 accept`/,
+  );
+  const udpClass = d?.classes.find((x) => x.packet === 'udp/8472 NEW');
+  assert.equal(udpClass?.a.verdict, 'accept');
+  assert.equal(udpClass?.b.verdict, 'reject');
 });
 
 describe('node state', () => {

@@ -9,6 +9,8 @@ import { type TestNode, testBundle } from '../support/bundle.js';
 export interface NodeOptions {
   /** The node's iptables-nft-save text (`{POD_SUBNET}` and `{NODE_IP}` are replaced with the node's own). */
   rules?: string;
+  /** `nft -j list ruleset` output. */
+  nft?: string;
   sysctl?: Record<string, string>;
   flannelMtu?: number;
   /** Peers (by index) whose route / fdb / neigh entries are left out. */
@@ -58,6 +60,7 @@ export function flannelNode(k: number, peers: number[], o: NodeOptions = {}): Te
   const sub = `10.244.${k}.0/24`;
   const commands: Record<string, string> = {};
   if (o.rules) commands['iptables-nft-save'] = o.rules.replaceAll('{POD_SUBNET}', sub).replaceAll('{NODE_IP}', ip);
+  if (o.nft) commands['nft-ruleset'] = o.nft;
   commands['ip-addr'] = JSON.stringify([
     {
       ifindex: 1,
