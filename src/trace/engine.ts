@@ -100,6 +100,7 @@ export class TraceEngine {
 
   trace(q: TraceQuery): TraceResult {
     const first = this.firstPacket(q);
+    this.externalPeer = q.from.kind === 'external' ? q.from.ip : q.to.kind === 'ip' ? q.to.ip : undefined;
     const start: Flight = { pkt: first, direction: 'request', hops: [], nat: [], choices: [], visits: 0 };
     const leaves = this.startFrom(q.from, start, q);
     const branches: TraceBranch[] = [];
@@ -196,6 +197,49 @@ export class TraceEngine {
       if (n.addresses.some((a) => a.address === ip && a.ifname !== KUBE_IPVS_DEVICE && a.ifname !== 'lo')) return n;
     }
     return undefined;
+  }
+
+  /** Whether an address belongs to the pod network: a pod's, or inside the cluster's pod CIDR or a node's podCIDR. */
+  private isPodNetwork(ip: string): boolean {
+    if (podByIp(this.cluster, ip)) return true;
+    const addr = parseIp(ip);
+    if (!addr) return false;
+    for (const cidr of this.podCidrs()) {
+      const [base, bits] = cidr.split('/');
+      const net = parseIp(base ?? '');
+      if (net && bits && sameSubnet(net, addr, Number(bits))) return true;
+    }
+    return false;
+  }
+
+  private podCidrCache?: string[];
+
+  private podCidrs(): string[] {
+    if (!this.podCidrCache) {
+      const out = new Set<string>();
+      for (const n of this.cluster.ofKind('Node')) {
+        const spec = (n.spec ?? {}) as { podCIDR?: string; podCIDRs?: string[] };
+        if (spec.podCIDR) out.add(spec.podCIDR);
+        for (const c of spec.podCIDRs ?? []) out.add(c);
+      }
+      const conf = this.cluster.configMap('kube-flannel-cfg')?.data?.['net-conf.json'];
+      const network = conf ? /"Network"\s*:\s*"([^"]+)"/.exec(conf)?.[1] : undefined;
+      if (network) out.add(network);
+      for (const n of this.cluster.nodes) {
+        const env = n.fileContent('/run/flannel/subnet.env');
+        const m = env ? /FLANNEL_NETWORK=(\S+)/.exec(env)?.[1] : undefined;
+        if (m) out.add(m);
+      }
+      this.podCidrCache = [...out];
+    }
+    return this.podCidrCache;
+  }
+
+  /** The client of the query when it is outside the cluster: its address may be anywhere. */
+  private externalPeer?: string;
+
+  private isExternalPeer(ip: string): boolean {
+    return this.externalPeer === ip;
   }
 
   private linkKind(node: NodeModel, dev: string): 'bridge' | 'vxlan' | 'ipip' | 'lo' | 'other' {
@@ -834,6 +878,47 @@ export class TraceEngine {
     if (this.cluster.nodes.every((n) => n.nodeIp !== nexthop)) {
       const kubeNode = this.cluster.ofKind('Node').find((n) => JSON.stringify(n.status ?? {}).includes(`"${nexthop}"`));
       if (kubeNode) return [this.missingNode(f, kubeNode.metadata.name, 'the next hop')];
+    }
+    if (!r.gateway && this.isPodNetwork(dst) && !(f.direction === 'reply' && this.isExternalPeer(dst))) {
+      // On link, but the address is a pod's (or in the pod network) and no node on this link holds it: the node's ARP
+      // for it goes unanswered, and after about 3 s the sender gets "no route to host".
+      this.hop(
+        f,
+        'wire',
+        node.name,
+        'reject',
+        `${r.text}: ${dst} is taken as on link on ${r.dev}, but it is in the pod network and nothing on that link answers ARP for it`,
+        { out: r.dev, route: r.text },
+      );
+      return [
+        this.stop(
+          f,
+          'rejected',
+          { node: node.name, kind: 'route', table: r.table, chain: null, index: null, text: r.text },
+          `${node.name} routes ${dst} straight onto ${r.dev} (a connected route wins over the overlay's); its ARP goes unanswered`,
+          f.direction === 'reply' || f.carrying ? 'timeout' : 'no route to host',
+        ),
+      ];
+    }
+    if (r.gateway && this.isPodNetwork(dst) && !this.isExternalPeer(dst)) {
+      // A pod address sent to a router that is not a node: the pod network is not behind it.
+      this.hop(
+        f,
+        'leave',
+        node.name,
+        'drop',
+        `${r.text}: ${dst} is in the pod network, but ${node.name} sends it to ${r.gateway}, which is not a node`,
+        { out: r.dev, route: r.text },
+      );
+      return [
+        this.stop(
+          f,
+          'dropped',
+          { node: node.name, kind: 'route', table: r.table, chain: null, index: null, text: r.text },
+          `${node.name} has no route for the pod network of ${dst}: the packet leaves by ${r.text} and is lost outside the cluster`,
+          'timeout',
+        ),
+      ];
     }
     if (f.direction === 'reply') {
       this.hop(f, 'leave', node.name, 'delivered', `leaves ${node.name} over ${r.dev} towards ${dst}`, { out: r.dev });

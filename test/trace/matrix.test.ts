@@ -19,14 +19,14 @@ import { SCENARIOS } from '../../src/lab/scenarios.js';
 import { mapLimit } from '../../src/lab/shell.js';
 import { ClusterModel } from '../../src/model/cluster.js';
 import { loadBundle } from '../../src/snapshot/bundle.js';
-import { TraceEngine } from '../../src/trace/engine.js';
 import { resolveQuery } from '../../src/trace/endpoints.js';
+import { TraceEngine } from '../../src/trace/engine.js';
 import type { TraceBranch, TraceResult } from '../../src/trace/types.js';
 import { needsRoot } from '../support/netns.js';
 
 const FULL = process.env.FULL === '1';
-/** SCENARIO=name runs healthy and that scenario only (for work on one fault). */
-const ONLY = process.env.SCENARIO;
+/** SCENARIO=a,b runs healthy and those scenarios only (for work on one fault). */
+const ONLY = process.env.SCENARIO?.split(',');
 const FULL_SCENARIOS = new Set(['healthy', 'seed-000']);
 const PARALLEL = 6;
 /** A multi-endpoint flow is probed at most this many times. */
@@ -238,7 +238,7 @@ test('trace agrees with real traffic in every lab scenario', async (t) => {
     const flows = allFlows(lab);
     const healthyKeys = new Map<string, string>();
     for (const scenario of SCENARIOS) {
-      if (ONLY && scenario.name !== 'healthy' && scenario.name !== ONLY) continue;
+      if (ONLY && scenario.name !== 'healthy' && !ONLY.includes(scenario.name)) continue;
       await t.test(scenario.name, async () => {
         const started = Date.now();
         await lab.revert();
@@ -255,8 +255,7 @@ test('trace agrees with real traffic in every lab scenario', async (t) => {
             ? traced
             : traced.filter(
                 ({ f, r }) =>
-                  (broken !== undefined && f.nodes.includes(broken)) ||
-                  healthyKeys.get(f.id) !== traceKey(r, f.proto),
+                  (broken !== undefined && f.nodes.includes(broken)) || healthyKeys.get(f.id) !== traceKey(r, f.proto),
               );
         assert.ok(chosen.length > 0, `no flow crosses the fault of ${scenario.name}`);
         const results = await mapLimit(chosen, PARALLEL, ({ f, r }) => check(lab, f, r));
