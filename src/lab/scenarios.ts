@@ -314,7 +314,7 @@ function planSeed000(plan: LabPlan, seed: number, twin: boolean): FaultPlan {
     nearMiss,
     healthyRule: { ...healthyRules.vxlanAccept, node: healthyNode.name },
     findings: [{ check: 'overlay-port-blocked', node: broken.name, evidence: [reject.text, nearMiss.text] }],
-    also: [],
+    also: ['cluster-dns-unreachable'],
     fix: [
       'iptables -I INPUT -p udp --dport 8472 -j ACCEPT',
       'firewall-cmd --permanent --add-port=8472/udp && firewall-cmd --reload',
