@@ -32,7 +32,8 @@ export interface RejectInfo {
   clientSees: ClientSees;
 }
 
-export type DecisiveKind = 'rule' | 'policy' | 'route' | 'ipvs' | 'policy-object' | 'missing-data' | 'sysctl';
+/** `service`: what kube-proxy should have programmed for a Service (a DNAT for a ClusterIP or NodePort) is absent. */
+export type DecisiveKind = 'rule' | 'policy' | 'route' | 'ipvs' | 'policy-object' | 'missing-data' | 'sysctl' | 'service';
 
 /**
  * The object that decided. For drop/reject: the rule or policy that dropped. For accept: the rule or policy that ended

@@ -9,7 +9,7 @@
 import { formatIp, type Ip, parseIp } from '../core/ip.js';
 import type { ClientSees, Outcome } from '../core/vocabulary.js';
 import { podByIp } from '../kube/objects.js';
-import { serviceByIp } from '../kube/services.js';
+import { serviceByIp, serviceByNodePort } from '../kube/services.js';
 import type { ClusterModel, NodeModel } from '../model/cluster.js';
 import { ipvsLookup, ipvsTable, KUBE_IPVS_DEVICE, kubeIpvsAddresses } from '../model/ipvs.js';
 import type { Hook, Packet } from '../netfilter/model.js';
@@ -938,7 +938,14 @@ export class TraceEngine {
         this.stop(
           f,
           'dropped',
-          { node: node.name, kind: 'route', table: r.table, chain: null, index: null, text: r.text },
+          {
+            node: node.name,
+            kind: 'service',
+            table: null,
+            chain: null,
+            index: null,
+            text: `no kube-proxy rule for ${svc.service.namespace}/${svc.service.name} ${dst}; the route used: ${r.text}`,
+          },
           `${node.name} has no kube-proxy rule (iptables, nftables or IPVS) for ${svc.service.namespace}/${svc.service.name} at ${dst}: is kube-proxy running there?`,
           'timeout',
         ),
@@ -1058,6 +1065,37 @@ export class TraceEngine {
   private deliverLocal(f: Flight, node: NodeModel): Leaf[] {
     if (f.carrying) return this.decap(f, node);
     this.unNat(f, node, 'dnat');
+    const nodePort =
+      f.direction === 'request' && f.pkt.dport !== undefined && (f.pkt.proto === 6 || f.pkt.proto === 17)
+        ? serviceByNodePort(this.cluster, f.pkt.dport, f.pkt.proto === 6 ? 'TCP' : 'UDP')
+        : undefined;
+    if (nodePort && !f.nat.some((n) => n.kind === 'dnat')) {
+      // Nothing translated a NodePort: the node's own stack gets it, where nothing listens on it.
+      const svc = `${nodePort.service.namespace}/${nodePort.service.name}`;
+      this.hop(
+        f,
+        'deliver',
+        node.name,
+        'reject',
+        `${f.pkt.proto === 6 ? 'tcp' : 'udp'} ${f.pkt.dport} is the NodePort of ${svc}, but no kube-proxy rule on ${node.name} translated it: the node's own stack answers ${f.pkt.proto === 6 ? 'with a reset' : 'port unreachable'}`,
+      );
+      return [
+        this.stop(
+          f,
+          'rejected',
+          {
+            node: node.name,
+            kind: 'service',
+            table: null,
+            chain: null,
+            index: null,
+            text: `no kube-proxy rule for NodePort ${f.pkt.dport} (${svc}) on ${node.name}`,
+          },
+          `${node.name} has no kube-proxy rule for NodePort ${f.pkt.dport} of ${svc}: is kube-proxy running there?`,
+          'refused',
+        ),
+      ];
+    }
     const detail =
       f.direction === 'request'
         ? `delivered to ${node.name}'s own stack${f.pkt.dport !== undefined ? ` (whether something listens on ${f.pkt.proto === 17 ? 'udp' : 'tcp'} ${f.pkt.dport} is not in the bundle)` : ''}`

@@ -5,7 +5,7 @@ import { NotFoundError } from '../../src/kube/names.js';
 import { resolveQuery } from '../../src/trace/endpoints.js';
 import { TraceEngine } from '../../src/trace/engine.js';
 import type { TraceResult } from '../../src/trace/types.js';
-import { buildCluster, type NodeSpec, nodeIp, podIp, rules } from './cluster.js';
+import { buildCluster, type NodeSpec, nodeIp, type PodSpec, podIp, rules } from './cluster.js';
 
 const two = (over: Partial<Record<'node1' | 'node2', Partial<NodeSpec>>> = {}): NodeSpec[] => [
   { name: 'node1', index: 1, ...over.node1 },
@@ -168,7 +168,7 @@ describe('trace: pod to pod', () => {
 
 describe('trace: services', () => {
   const svc = { name: 'web', clusterIP: '10.96.0.20', port: 80, targetPort: 8080, selector: { tier: 'web' } };
-  const webPods = [
+  const webPods: PodSpec[] = [
     { name: 'a', node: 'node1', host: 2, labels: { app: 'client' } },
     { name: 'w1', node: 'node1', host: 3, labels: { tier: 'web' } },
     { name: 'w2', node: 'node2', host: 2, labels: { tier: 'web' } },
@@ -246,8 +246,11 @@ describe('trace: services', () => {
     const r = trace(c, '192.168.56.1', 'node/node2:30080');
     assert.equal(r.verdict, 'dropped');
     assert.match(r.decisive?.text ?? '', /has no local endpoints/);
-    // Near miss: the node without that rule takes the NodePort into its own stack (no DNAT rules here).
-    assert.equal(trace(c, '192.168.56.1', 'node/node1:30080').verdict, 'delivered');
+    // Near miss: node1 has no such rule, and no kube-proxy rule at all: its own stack answers the NodePort (refused).
+    const r1 = trace(c, '192.168.56.1', 'node/node1:30080');
+    assert.equal(r1.verdict, 'rejected');
+    assert.equal(r1.decisive?.kind, 'service');
+    assert.equal(r1.branches[0]?.clientSees, 'refused');
   });
 });
 

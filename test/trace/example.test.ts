@@ -1,0 +1,95 @@
+/**
+ * `netdoctor trace examples/seed-000` from a pod on a healthy node to a pod on the broken node shows the REJECT on the
+ * receiving node's INPUT as decisive. Which node is broken is read from the bundle (diagnose's overlay-port-blocked
+ * finding names it and its rejecting rule), never assumed.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { CHECKS } from '../../src/checks/registry.js';
+import { runChecks } from '../../src/checks/run.js';
+import { ClusterModel } from '../../src/model/cluster.js';
+import { loadBundle } from '../../src/snapshot/bundle.js';
+import { netdoctor } from '../support/cli.js';
+import { repoRoot } from '../support/paths.js';
+
+const bundle = join(repoRoot, 'examples', 'seed-000');
+
+function brokenNodeAndReject() {
+  const cluster = new ClusterModel(loadBundle(bundle));
+  const f = runChecks(cluster, CHECKS).findings.find((x) => x.check === 'overlay-port-blocked');
+  assert.ok(f?.node, 'the example has an overlay-port-blocked finding');
+  const reject = f.evidence.find((e) => e.kind === 'rule' && e.node === f.node && /REJECT/.test(e.text));
+  assert.ok(reject, 'the finding names the rejecting rule');
+  const pods = cluster.ofKind('Pod').filter((p) => !(p.spec as { hostNetwork?: boolean }).hostNetwork);
+  const on = (node: string, yes: boolean) =>
+    pods.find(
+      (p) => ((p.spec as { nodeName?: string }).nodeName === node) === yes && p.metadata.labels?.app === 'echo',
+    );
+  const to = on(f.node, true);
+  const from = on(f.node, false);
+  assert.ok(to && from);
+  return { node: f.node, reject, from: `pod/default/${from.metadata.name}`, to: `pod/default/${to.metadata.name}` };
+}
+
+test('trace examples/seed-000: the REJECT on the broken node INPUT is decisive (JSON)', () => {
+  const ex = brokenNodeAndReject();
+  const r = netdoctor(['trace', bundle, '--from', ex.from, '--to', `${ex.to}:8080`, '--format', 'json']);
+  assert.equal(r.status, 1, r.stderr);
+  const out = JSON.parse(r.stdout) as {
+    verdict: string;
+    decisive: Record<string, unknown>;
+    branches: { clientSees?: string }[];
+    hops: { kind: string; node: string; decisive?: boolean; packet: string }[];
+  };
+  assert.deepEqual(Object.keys(out), ['verdict', 'decisive', 'branches', 'hops']);
+  assert.equal(out.verdict, 'rejected');
+  assert.deepEqual(out.decisive, {
+    node: ex.node,
+    kind: 'rule',
+    table: ex.reject.table ?? 'filter',
+    chain: ex.reject.chain,
+    index: ex.reject.index,
+    text: ex.reject.text,
+  });
+  const decisive = out.hops.filter((h) => h.decisive);
+  assert.equal(decisive.length, 1);
+  assert.equal(decisive[0]?.kind, 'input');
+  assert.equal(decisive[0]?.node, ex.node);
+  assert.match(decisive[0]?.packet ?? '', /^udp .* > .*:8472 NEW$/, 'the outer VXLAN packet is what dies');
+  assert.equal(out.branches[0]?.clientSees, 'timeout');
+});
+
+test('trace examples/seed-000: text output marks the decisive hop and gives the fix', () => {
+  const ex = brokenNodeAndReject();
+  const r = netdoctor(['trace', bundle, '--from', ex.from, '--to', `${ex.to}:8080`]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stdout, /^VERDICT\s+REJECTED \(the client sees: timeout\)$/m);
+  assert.match(r.stdout, new RegExp(`^DECISIVE\\s+${ex.node}\\s+filter/${ex.reject.chain} #${ex.reject.index}`, 'm'));
+  assert.match(r.stdout, new RegExp(`^\\s+>\\s+request\\s+${ex.node}\\s+input\\s`, 'm'));
+  assert.match(r.stdout, /Fix:\n\s+\$ .*8472/);
+});
+
+test('trace examples/seed-000: same-node traffic on the broken node is delivered (exit 0)', () => {
+  const ex = brokenNodeAndReject();
+  const cluster = new ClusterModel(loadBundle(bundle));
+  const other = cluster
+    .ofKind('Pod')
+    .find(
+      (p) =>
+        (p.spec as { nodeName?: string }).nodeName === ex.node &&
+        p.metadata.labels?.app === 'echo' &&
+        `pod/default/${p.metadata.name}` !== ex.to,
+    );
+  assert.ok(other);
+  const r = netdoctor(['trace', bundle, '--from', ex.to, '--to', `pod/default/${other.metadata.name}:8080`]);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^VERDICT\s+DELIVERED/m);
+});
+
+test('trace: unknown names exit 2 with close matches', () => {
+  const ex = brokenNodeAndReject();
+  const r = netdoctor(['trace', bundle, '--from', `${ex.from}x`, '--to', `${ex.to}:8080`]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /not found in the bundle; did you mean/);
+});
