@@ -4,7 +4,7 @@
  * last address and the addresses just outside, both sides of a negation). A class is a packet described with the
  * comparison's tokens (`<node-ip>`, `<pod-subnet>`), built on each node with that node's own values.
  */
-import { formatIpv4, parseCidr, parseIp } from '../core/ip.js';
+import { formatIpv4, formatIpv6, parseCidr, parseIp } from '../core/ip.js';
 import type { CtState, Packet, Path } from '../netfilter/model.js';
 import { makePacket } from '../netfilter/packet.js';
 import type { Normaliser } from './identity.js';
@@ -46,23 +46,20 @@ const OTHER_IFACE = 'other0';
 const STATES: CtState[] = ['new', 'established', 'related', 'invalid'];
 const PORT_PROTOS = new Set(['tcp', 'udp', 'sctp', 'udplite']);
 
-export function defaultSpec(path: Path): ClassSpec {
-  const node: AddrRef = { ref: '<node-ip>', pos: 'first' };
-  const outside: AddrRef = { ref: OUTSIDE_SRC, pos: 'first' };
+export const OUTSIDE_SRC6 = '2001:db8:100::7';
+export const OUTSIDE_DST6 = '2001:db8:200::9';
+const NODE6_FALLBACK = '2001:db8:ffff::1';
+
+/** The usual packet of a path: from outside to the node (input), through it (forward), from it (output). */
+export function defaultSpec(path: Path, family: 4 | 6 = 4): ClassSpec {
+  const node: AddrRef = { ref: family === 4 ? '<node-ip>' : '<node-ip6>', pos: 'first' };
+  const outside: AddrRef = { ref: family === 4 ? OUTSIDE_SRC : OUTSIDE_SRC6, pos: 'first' };
+  const far: AddrRef = { ref: family === 4 ? OUTSIDE_DST : OUTSIDE_DST6, pos: 'first' };
   if (path === 'input')
     return { proto: 'tcp', dport: 9, src: outside, dst: node, in: '<uplink>', state: 'new', mark: 0 };
   if (path === 'output')
     return { proto: 'tcp', dport: 9, src: node, dst: outside, out: '<uplink>', state: 'new', mark: 0 };
-  return {
-    proto: 'tcp',
-    dport: 9,
-    src: outside,
-    dst: { ref: OUTSIDE_DST, pos: 'first' },
-    in: '<uplink>',
-    out: '<uplink>',
-    state: 'new',
-    mark: 0,
-  };
+  return { proto: 'tcp', dport: 9, src: outside, dst: far, in: '<uplink>', out: '<uplink>', state: 'new', mark: 0 };
 }
 
 /** Split a rule into words, keeping quoted strings whole. */
@@ -282,22 +279,27 @@ export function specKey(s: ClassSpec): string {
 function addressOn(ref: AddrRef, norm: Normaliser): string | undefined {
   const v = norm.resolve(ref.ref);
   if (v === undefined) return undefined;
-  const c = parseCidr(v.includes('/') ? v : `${v}/32`);
-  if (c?.family !== 4) {
-    const ip = parseIp(v.split('/')[0] as string);
-    return ip ? (v.split('/')[0] as string) : undefined;
-  }
-  const size = 2 ** (32 - c.prefix);
-  const net = c.network as number;
-  const inner = c.prefix < 31 ? 1 : 0;
-  const at = (x: number) => formatIpv4((x + 2 ** 32) % 2 ** 32);
+  const host = v.split('/')[0] as string;
+  const ip = parseIp(host);
+  if (!ip) return undefined;
+  const bits = ip.family === 4 ? 32 : 128;
+  const c = parseCidr(v.includes('/') ? v : `${host}/${bits}`);
+  if (!c) return undefined;
+  const size = 1n << BigInt(bits - c.prefix);
+  const net = BigInt(c.network);
+  const inner = c.prefix < bits - 1 ? 1n : 0n;
+  const modulus = 1n << BigInt(bits);
+  const at = (x: bigint) => {
+    const w = (x + modulus) % modulus;
+    return ip.family === 4 ? formatIpv4(Number(w)) : formatIpv6(w);
+  };
   switch (ref.pos) {
     case 'first':
       return at(net + inner);
     case 'last':
-      return at(net + size - 1 - inner);
+      return at(net + size - 1n - inner);
     case 'before':
-      return at(net - 1);
+      return at(net - 1n);
     case 'after':
       return at(net + size);
   }
@@ -305,8 +307,10 @@ function addressOn(ref: AddrRef, norm: Normaliser): string | undefined {
 
 /** The class as a packet on one node, with that node's values; undefined when it has no such packet. */
 export function packetOn(spec: ClassSpec, norm: Normaliser): Packet | undefined {
-  const src = addressOn(spec.src, norm);
-  const dst = addressOn(spec.dst, norm);
+  // A node without a (collected) IPv6 address is still asked about IPv6: at a documentation address.
+  const orFallback = (r: AddrRef) => addressOn(r, norm) ?? (r.ref === '<node-ip6>' ? NODE6_FALLBACK : undefined);
+  const src = orFallback(spec.src);
+  const dst = orFallback(spec.dst);
   if (!src || !dst) return undefined;
   const iface = (n: string | undefined) => (n === undefined ? undefined : (norm.resolve(n) ?? n));
   const inIf = iface(spec.in);
@@ -328,8 +332,8 @@ export function packetOn(spec: ClassSpec, norm: Normaliser): Packet | undefined 
 }
 
 /** The class in the operator's words, relative to the path's usual packet: `udp/8472 NEW from 10.0.0.0`. */
-export function describeSpec(spec: ClassSpec, path: Path, norm: Normaliser): string {
-  const d = defaultSpec(path);
+export function describeSpec(spec: ClassSpec, path: Path, norm: Normaliser, family: 4 | 6 = 4): string {
+  const d = defaultSpec(path, family);
   const parts: string[] = [];
   parts.push(PORT_PROTOS.has(spec.proto) ? `${spec.proto}/${spec.dport ?? 9}` : spec.proto);
   parts.push(spec.state.toUpperCase());

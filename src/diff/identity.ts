@@ -5,7 +5,7 @@
  * subnet, A's fdb entry for B's VTEP) become peer tokens (`<peer:pod-subnet>`), and the same on B the other way round:
  * A's route to B's subnet then reads like B's route to A's subnet.
  */
-import { formatIpv4, parseCidr, parseIp } from '../core/ip.js';
+import { formatIpv4, normalizeIp, parseCidr, parseIp } from '../core/ip.js';
 import type { NodeModel } from '../model/cluster.js';
 import { parseFlannelSubnetEnv } from '../parse/flannel-subnet-env.js';
 import { parseIpRoute, type Route } from '../parse/ip-route.js';
@@ -125,6 +125,7 @@ export function nodeIdentity(node: NodeModel): NodeIdentity {
 }
 
 const IPV4 = /(?<![\w.:])(\d{1,3}(?:\.\d{1,3}){3})(\/\d{1,2})?(?![\w.])/g;
+const IPV6 = /(?<![\w:.])([0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7})(\/\d{1,3})?(?![\w:.])/g;
 const MAC = /(?<![\w:])([0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5})(?![\w:])/g;
 
 /**
@@ -184,6 +185,15 @@ export class Normaliser {
       return host && len === '/32' ? host : whole;
     });
     out = out.replace(MAC, (m: string) => this.toToken.get(m.toLowerCase()) ?? m);
+    if (out.includes('::') || /[0-9a-f]:[0-9a-f]{1,4}:/i.test(out))
+      out = out.replace(IPV6, (whole, ip: string, len: string | undefined) => {
+        const n = normalizeIp(ip);
+        if (!n || !n.includes(':')) return whole;
+        const exact = this.toToken.get(`${n}${len ?? ''}`);
+        if (exact) return exact;
+        const host = this.toToken.get(n);
+        return host && (len === undefined || len === '/128') ? host : whole;
+      });
     return out;
   }
 

@@ -218,7 +218,9 @@ function reach(side: Side, t: NTable, chain: Chain): { paths: Set<Path>; context
 }
 
 interface Candidate {
+  /** The table's label (`filter`, `inet firewalld`) and its key (backend, family, name). */
   table: string;
+  tableKey: string;
   chain: string;
   a?: NRule;
   b?: NRule;
@@ -289,7 +291,13 @@ function candidatesOf(a: Side, b: Side): Candidate[] {
       if (!ca?.chain.hook && !cb?.chain.hook && (!ca || !cb)) continue;
       if (ca?.same && cb?.same) continue;
       const label = (ta ?? tb)?.table.label ?? key;
-      const base = { table: label, chain: name, ...(ca ? { aChain: ca } : {}), ...(cb ? { bChain: cb } : {}) };
+      const base = {
+        table: label,
+        tableKey: key,
+        chain: name,
+        ...(ca ? { aChain: ca } : {}),
+        ...(cb ? { bChain: cb } : {}),
+      };
       if ((ca?.chain.hook || cb?.chain.hook) && ca?.chain.policy !== cb?.chain.policy)
         out.push({
           ...base,
@@ -355,12 +363,12 @@ function candidatesOf(a: Side, b: Side): Candidate[] {
 
 const MAX_CLASSES = 96;
 
-function classesFor(cand: Candidate, a: Side, path: Path, context: Rule[]): ClassSpec[] {
+function classesFor(cand: Candidate, a: Side, path: Path, context: Rule[], family: 4 | 6): ClassSpec[] {
   const specs = new Map<string, ClassSpec>();
   const add = (s: ClassSpec) => {
     if (specs.size < MAX_CLASSES) specs.set(specKey(s), s);
   };
-  let base = defaultSpec(path);
+  let base = defaultSpec(path, family);
   for (const r of context)
     for (const c of constraintsOf(normaliseRule(a.norm, stripRule(r.text, r.chain))))
       base = applyValue(base, c.dim, c.witness);
@@ -559,9 +567,8 @@ export function diffNetfilter(nodeA: NodeModel, normA: Normaliser, nodeB: NodeMo
   const b = normaliseSide(nodeB, normB, nodeA.netfilter.ruleset);
   const out: Difference[] = [];
   for (const cand of candidatesOf(a, b)) {
-    const tkey = [...a.tables.values(), ...b.tables.values()].find((t) => t.table.label === cand.table)?.key;
-    const ta = tkey ? a.tables.get(tkey) : undefined;
-    const tb = tkey ? b.tables.get(tkey) : undefined;
+    const ta = a.tables.get(cand.tableKey);
+    const tb = b.tables.get(cand.tableKey);
     const paths = new Set<Path>();
     let context: Rule[] = [];
     if (ta && cand.aChain) {
@@ -576,9 +583,12 @@ export function diffNetfilter(nodeA: NodeModel, normA: Normaliser, nodeB: NodeMo
     }
     const classes: ClassDifference[] = [];
     let total = 0;
+    const table = (ta ?? tb)?.table;
+    // An ip6 table sees IPv6 packets only; ip and inet tables are asked about IPv4 (inet's IPv6 side is not sampled).
+    const family: 4 | 6 = table?.family === 'ip6' ? 6 : 4;
     for (const path of paths) {
       const ctxSide = cand.aChain ? a : b;
-      for (const spec of classesFor(cand, ctxSide, path, context)) {
+      for (const spec of classesFor(cand, ctxSide, path, context, family)) {
         const oa = evaluate(a, spec, path, cand.a?.rule);
         const ob = evaluate(b, spec, path, cand.b?.rule);
         if (!oa || !ob) continue;
@@ -589,7 +599,7 @@ export function diffNetfilter(nodeA: NodeModel, normA: Normaliser, nodeB: NodeMo
         if (!involved) continue;
         total++;
         if (classes.length < MAX_SHOWN)
-          classes.push({ packet: describeSpec(spec, path, a.norm), path, a: oa.outcome, b: ob.outcome });
+          classes.push({ packet: describeSpec(spec, path, a.norm, family), path, a: oa.outcome, b: ob.outcome });
       }
     }
     if (total === 0) continue;
@@ -625,7 +635,8 @@ export function diffNetfilter(nodeA: NodeModel, normA: Normaliser, nodeB: NodeMo
           : [];
     out.push({
       kind: cand.policy ? 'netfilter-policy' : 'netfilter-rule',
-      title,
+      // ip and ip6 tables share their labels (`filter`): say which family the rule is of.
+      title: family === 6 && table?.family === 'ip6' ? `IPv6 ${title}` : title,
       a: { node: aName, evidence: evidence(cand.a, aName, cand.aChain, cand.policy?.a) },
       b: { node: bName, evidence: evidence(cand.b, bName, cand.bChain, cand.policy?.b) },
       classes,

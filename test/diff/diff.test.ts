@@ -45,7 +45,9 @@ describe('netfilter by behaviour', () => {
     const a = seedFirewall('udp');
     const b = a
       .replace('-A INPUT -p icmp -j ACCEPT', '-A INPUT -p icmp -m comment --comment "ping" -j ACCEPT')
-      .replace(':INPUT ACCEPT [0:0]', ':INPUT ACCEPT [123:4567]');
+      .replace(':INPUT ACCEPT [0:0]', ':INPUT ACCEPT [123:4567]')
+      // iptables-save -c: counters before each rule.
+      .replace('-A INPUT -i lo -j ACCEPT', '[17:2040] -A INPUT -i lo -j ACCEPT');
     const lines = a.split('\n');
     const ssh = lines.findIndex((l) => l.includes('--dport 22 '));
     const kubelet = lines.findIndex((l) => l.includes('--dport 10250 '));
@@ -174,6 +176,33 @@ test('native nftables (firewalld on RHEL 8+): the same typo in nft syntax, found
   const udpClass = d?.classes.find((x) => x.packet === 'udp/8472 NEW');
   assert.equal(udpClass?.a.verdict, 'accept');
   assert.equal(udpClass?.b.verdict, 'reject');
+});
+
+test('ip6tables: IPv6 packets are asked of IPv6 tables', () => {
+  const v6 = (proto: string) =>
+    [
+      '*filter',
+      ':INPUT ACCEPT [0:0]',
+      ':FORWARD ACCEPT [0:0]',
+      ':OUTPUT ACCEPT [0:0]',
+      '-A INPUT -m state --state RELATED,ESTABLISHED -j ACCEPT',
+      `-A INPUT -p ${proto} -m ${proto} --dport 8472 -j ACCEPT`,
+      '-A INPUT -j REJECT --reject-with icmp6-adm-prohibited',
+      'COMMIT',
+      '',
+    ].join('\n');
+  const c = flannelCluster(3, { 2: { rules6: v6('tcp') } }, { rules: seedFirewall('udp'), rules6: v6('udp') });
+  assert.deepEqual(pair(c, 'node1', 'node3').differences, []);
+  const r = pair(c);
+  assert.deepEqual(kinds(r), ['netfilter-rule']);
+  assert.match(r.differences[0]?.title ?? '', /^IPv6 8472 accept: node1 `-p udp` \(filter\/INPUT #2\), node2 `-p tcp`/);
+  assert.deepEqual(
+    r.differences[0]?.classes.map((x) => [x.packet, x.a.verdict, x.b.verdict]),
+    [
+      ['udp/8472 NEW', 'accept', 'reject'],
+      ['tcp/8472 NEW', 'reject', 'accept'],
+    ],
+  );
 });
 
 describe('node state', () => {

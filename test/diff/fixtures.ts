@@ -9,6 +9,8 @@ import { type TestNode, testBundle } from '../support/bundle.js';
 export interface NodeOptions {
   /** The node's iptables-nft-save text (`{POD_SUBNET}` and `{NODE_IP}` are replaced with the node's own). */
   rules?: string;
+  /** ip6tables-nft-save text. */
+  rules6?: string;
   /** `nft -j list ruleset` output. */
   nft?: string;
   sysctl?: Record<string, string>;
@@ -61,6 +63,7 @@ export function flannelNode(k: number, peers: number[], o: NodeOptions = {}): Te
   const commands: Record<string, string> = {};
   if (o.rules) commands['iptables-nft-save'] = o.rules.replaceAll('{POD_SUBNET}', sub).replaceAll('{NODE_IP}', ip);
   if (o.nft) commands['nft-ruleset'] = o.nft;
+  if (o.rules6) commands['ip6tables-nft-save'] = o.rules6;
   commands['ip-addr'] = JSON.stringify([
     {
       ifindex: 1,
