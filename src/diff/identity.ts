@@ -188,7 +188,7 @@ export class Normaliser {
     if (out.includes('::') || /[0-9a-f]:[0-9a-f]{1,4}:/i.test(out))
       out = out.replace(IPV6, (whole, ip: string, len: string | undefined) => {
         const n = normalizeIp(ip);
-        if (!n || !n.includes(':')) return whole;
+        if (!n?.includes(':')) return whole;
         const exact = this.toToken.get(`${n}${len ?? ''}`);
         if (exact) return exact;
         const host = this.toToken.get(n);
