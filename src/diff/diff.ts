@@ -111,7 +111,8 @@ export function diffAll(nodes: NodeModel[], opts: DiffOptions = {}): DiffAllResu
       differsFrom: differing.get(x.name) ?? [],
       comparedWith: cmp,
       ...(reference ? { reference } : {}),
-      differences: refNode ? diffNodes(x, refNode, opts).differences : [],
+      // The typical peer first: its side reads as what is expected, the odd node's as what is not.
+      differences: refNode ? diffNodes(refNode, x, opts).differences : [],
     };
   });
   const pairs = [...cache.values()].map((r) => ({ a: r.a, b: r.b, differences: r.differences.length }));
