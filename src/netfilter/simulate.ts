@@ -107,30 +107,6 @@ const CONNTRACK_PRIORITY = -200;
 const INDEX_THRESHOLD = 48;
 const MAX_DEPTH = 64;
 
-/**
- * A branch's `matched` list is made when first read: a trace of 10,000 packets need not build them all. The rules wait
- * under a hidden key, and one getter shared by every branch turns them into references. (A getter written into each
- * branch's object literal is a new closure per branch: V8 then gives every branch its own hidden class, allocated
- * where the young-generation collector must keep everything it points to alive, and the walk spends most of its time
- * collecting garbage.)
- */
-const PENDING = Symbol('matched rules');
-interface Pending {
-  [PENDING]: Rule[];
-}
-const MATCHED: PropertyDescriptor = {
-  get(this: Pending): RuleRef[] {
-    const refs = this[PENDING].map(ref);
-    Object.defineProperty(this, 'matched', { value: refs, enumerable: true, writable: true, configurable: true });
-    return refs;
-  },
-  set(this: Pending, value: RuleRef[]) {
-    Object.defineProperty(this, 'matched', { value, enumerable: true, writable: true, configurable: true });
-  },
-  enumerable: true,
-  configurable: true,
-};
-
 const planCache = new WeakMap<Ruleset, Map<string, PlanStep[]>>();
 const targetCache = new WeakMap<Table, WeakMap<Flow, Chain>>();
 
@@ -353,14 +329,19 @@ export function simulate(
 
   const finish = (s: State, verdict: Verdict, decisive: Decisive | null, reject?: RejectInfo, why?: string): Branch => {
     produced++;
-    // Built in key order (verdict, decisive, matched, ...) so that every branch shares one hidden class.
-    const branch = { verdict, decisive } as Branch;
-    Object.defineProperty(branch, 'matched', MATCHED);
-    Object.defineProperty(branch, PENDING, { value: s.matched });
-    branch.rewrites = s.rewrites;
-    branch.chainEnds = s.chainEnds;
-    branch.choices = s.choices;
-    branch.packet = s.pkt;
+    // Rule references are made here, where the branch ends: the walk itself keeps only the rules. (Not made lazily
+    // through a getter: a getter per branch is a closure per branch, and V8 then gives every branch its own hidden
+    // class where only a full collection frees it; one getter shared through `Object.defineProperty` costs more than
+    // the references.)
+    const branch: Branch = {
+      verdict,
+      decisive,
+      matched: s.matched.map(ref),
+      rewrites: s.rewrites,
+      chainEnds: s.chainEnds,
+      choices: s.choices,
+      packet: s.pkt,
+    };
     if (reject) branch.reject = reject;
     if (why) branch.uncertainWhy = why;
     return branch;

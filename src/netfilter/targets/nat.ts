@@ -52,13 +52,14 @@ const dnat = defineTarget({
     const ip = r.ip ? parseIp(r.ip) : undefined;
     const flags = opts.filter((o) => o.name !== 'to-destination');
     const toText = rangeText(r);
+    const port = r.port;
     return {
       apply(pkt, _env, rewrites) {
         const before = `${formatIp(pkt.dst)}${pkt.dport !== undefined ? `:${pkt.dport}` : ''}`;
         pkt.origDst ??= pkt.dst;
         pkt.origDport ??= pkt.dport;
         if (ip) pkt.dst = ip;
-        if (r.port !== undefined) pkt.dport = r.port;
+        if (port !== undefined) pkt.dport = port;
         pkt.ctDnat = true;
         rewrites.push({ kind: 'dnat', detail: `${before} → ${toText}` });
         return ACCEPT;
