@@ -295,7 +295,7 @@ describe('--all', () => {
       assert.equal(odd.differences.length, 1);
       assert.match(
         odd.differences[0]?.title ?? '',
-        new RegExp(`^8472 accept: ${odd.reference} \\`-p udp\\` .*, node${broken} \\`-p tcp\\``),
+        new RegExp(`^8472 accept: ${odd.reference} \`-p udp\` .*, node${broken} \`-p tcp\``),
       );
       assert.ok(r.pairs.length <= 5 * 4);
     }
