@@ -619,9 +619,11 @@ async function resetNetwork(plan: LabPlan): Promise<void> {
     ]);
     // Removals first, forgiving what is already gone.
     await run('ip', ['-n', n.netns, '-force', '-batch', '-'], {
-      input: `${[`addr del ${n.flannelIP}/32 dev lo`, 'route flush dev flannel.1', 'addr flush dev eth0'].join(
-        '\n',
-      )}\n`,
+      input: `${[
+        `addr del ${n.flannelIP}/32 dev lo`,
+        'route flush dev flannel.1',
+        'addr flush dev eth0 scope global',
+      ].join('\n')}\n`,
       timeoutMs: 10_000,
     });
     await ipBatch([`addr add ${n.ip}/${ulen} dev eth0`, ...healthyNodeIp(plan, n)], n.netns);

@@ -109,6 +109,25 @@ r.resolve4(process.argv[1]).then((a) => console.log(a.join(',')), (e) => { conso
   return r.status === 0 ? r.stdout.trim() : `failed: ${r.stderr.trim()}`;
 }
 
+/**
+ * What a revert must restore exactly, per node: addresses, routes of every table, link MTUs, the forwarding and
+ * bridge-netfilter sysctls, flannel.1's permanent neighbours and fdb entries, the iptables rules.
+ */
+async function fingerprint(lab: Lab): Promise<Record<string, string>> {
+  const script = [
+    "ip -4 -o addr show | sed 's/ valid_lft.*//'",
+    'ip -4 route show table all',
+    "ip -o link show | sed -E 's/^[0-9]+: ([^:]+):.* mtu ([0-9]+).*/\\1 mtu \\2/'",
+    "sysctl -a 2>/dev/null | grep -E '(forwarding|ip_forward|bridge-nf-call-ip)' ",
+    'ip neigh show dev flannel.1 nud permanent | sort',
+    'bridge fdb show dev flannel.1 | sort',
+    "iptables-save | grep -v '^#' | sed -E 's/ \\[[0-9]+:[0-9]+\\]$//'",
+  ].join('; echo ---; ');
+  const out: Record<string, string> = {};
+  for (const n of lab.plan.nodes) out[n.name] = (await lab.exec(n.name, ['sh', '-c', script])).stdout;
+  return out;
+}
+
 /** A seed whose broken node differs from the example bundle's (so tests and examples cover different nodes). */
 function seedFor(scenario: ScenarioName, accept: (f: OtherFault) => boolean = () => true): number {
   const ex = LAB_EXAMPLES.find((e) => e.scenario === scenario);
@@ -132,6 +151,7 @@ test('lab scenarios of seeds 001, 002, 004 and the MTU overlay: symptom, diagnos
   try {
     const lab = await labUp({ nodes: 3, seed: LAB_SEED, statePath });
     const nodeOf = (name: string) => lab.node(name);
+    const healthy = await fingerprint(lab);
 
     /** Injects, shows the symptom, diagnoses, fixes and reverts one scenario, each step a subtest. */
     const scenario = async (
@@ -166,7 +186,11 @@ test('lab scenarios of seeds 001, 002, 004 and the MTU overlay: symptom, diagnos
         } finally {
           await lab.revert();
         }
-        await st.test('revert leaves a healthy lab', () => steps.healed(ex));
+        await st.test('revert leaves a healthy lab', async () => {
+          const now = await fingerprint(lab);
+          for (const n of lab.plan.nodes) assert.equal(now[n.name], healthy[n.name], `${n.name} as the lab came up`);
+          await steps.healed(ex);
+        });
         st.diagnostic(`${name}: ${Date.now() - t0} ms`);
       });
     };
