@@ -78,6 +78,10 @@ export function registerLab(program: Command): void {
       for (const s of SCENARIOS) {
         out.push(`  ${s.name}${s.seeds.length ? ` (seed ${s.seeds.join(', ')})` : ''}`);
         for (const line of s.description.split('\n')) out.push(`      ${line}`);
+        if (s.name !== 'healthy') {
+          const [first, ...rest] = s.symptom.split('\n');
+          out.push(`      symptom: ${first}`, ...rest.map((l) => `        ${l}`));
+        }
       }
       const state = readState(flags.state);
       out.push('');
