@@ -209,6 +209,11 @@ export class Normaliser {
     return this.fromToken.get(token);
   }
 
+  /** Tokens back to this node's values, in any text (what a normalised key means on this node). */
+  concrete(text: string): string {
+    return text.replace(/<[^<>\s]+>/g, (t) => this.resolve(t) ?? t);
+  }
+
   /** An interface name as a role: the uplink is `<uplink>`. */
   iface(name: string): string {
     return name === this.self.uplink ? '<uplink>' : name;

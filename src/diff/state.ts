@@ -23,6 +23,13 @@ export interface Pair {
 
 type NotCompared = { kind: DifferenceKind; reason: string }[];
 
+/** A normalised key in both nodes' words: `10.244.3.0/24`, or `10.244.2.0/24 on a, 10.244.1.0/24 on b` for a peer's. */
+function onBoth(p: Pair, key: string): string {
+  const ka = p.na.concrete(key);
+  const kb = p.nb.concrete(key);
+  return ka === kb ? ka : `${ka} on ${p.a.name}, ${kb} on ${p.b.name}`;
+}
+
 function simple(
   kind: DifferenceKind,
   p: Pair,
@@ -289,7 +296,7 @@ export function diffRoutes(p: Pair, notCompared: NotCompared): Difference[] {
       g ? `\`${g.routes.map((r) => formatRoute(r)).join(' | ')}\`` : 'none';
     const first = (a ?? b)?.routes[0] as Route;
     const table = first.table;
-    const dstText = `${first.type !== 'unicast' ? `${first.type} ` : ''}${dstOf(first)}`;
+    const dstText = onBoth(p, key.slice(key.indexOf(' ') + 1).replace(/^unicast /, ''));
     out.push(
       simple(
         'route',
@@ -397,7 +404,7 @@ function compareMaps(
       simple(
         kind,
         p,
-        `${name(key)}: ${p.a.name} ${a ? `\`${a.raw}\`` : 'none'}, ${p.b.name} ${b ? `\`${b.raw}\`` : 'none'}`,
+        `${name(onBoth(p, key))}: ${p.a.name} ${a ? `\`${a.raw}\`` : 'none'}, ${p.b.name} ${b ? `\`${b.raw}\`` : 'none'}`,
         ev(a, p.a),
         ev(b, p.b),
         !a || !b

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { diffAll, diffNodes } from '../../src/diff/diff.js';
 import type { DiffResult } from '../../src/diff/types.js';
+import { ClusterModel } from '../../src/model/cluster.js';
 import { flannelCluster, nodesOf, seedFirewall } from './fixtures.js';
 
 function pair(c: ReturnType<typeof flannelCluster>, a = 'node1', b = 'node2'): DiffResult {
@@ -237,6 +238,10 @@ describe('node state', () => {
     // The route to the peer itself missing is a difference too (node2 has none to node1's subnet).
     const toPeer = pair(flannelCluster(3, { 2: { noRouteTo: [1] } }));
     assert.deepEqual(kinds(toPeer), ['route']);
+    assert.equal(
+      toPeer.differences[0]?.title,
+      'route to 10.244.2.0/24 on node1, 10.244.1.0/24 on node2: node1 `10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink`, node2 none',
+    );
   });
 
   test('overlay fdb and neighbour entries, normalised to the peer', () => {
@@ -245,6 +250,20 @@ describe('node state', () => {
     assert.match(
       r.differences[0]?.title ?? '',
       /^fdb entry flannel\.1 dst 192\.168\.56\.13: node1 `02:00:00:00:04:03 dev flannel\.1 dst 192\.168\.56\.13 permanent`, node2 none$/,
+    );
+  });
+
+  test("a stale VTEP MAC for a peer is a difference; the peer's own MAC seen from each side is not", () => {
+    const c = flannelCluster(3);
+    const node2 = c.bundle.nodes.get('node2');
+    const fdb = node2?.commands['bridge-fdb'];
+    assert.ok(fdb?.stdout);
+    fdb.stdout = (fdb.stdout as string).replace('02:00:00:00:04:03', '02:00:00:00:04:99');
+    const r = pair(new ClusterModel(c.bundle));
+    assert.deepEqual(kinds(r), ['overlay-fdb']);
+    assert.match(
+      r.differences[0]?.title ?? '',
+      /dst 192\.168\.56\.13: node1 `02:00:00:00:04:03 .*`, node2 `02:00:00:00:04:99 /,
     );
   });
 

@@ -87,6 +87,9 @@ test('lab, five nodes: healthy alike; seed 000 gives the one difference and --al
     // Other faults the lab makes: the odd node is named for a sysctl and for an MTU, by the kind of difference.
     for (const [scenario, kind] of [
       ['seed-001-ip-forward', 'sysctl'],
+      ['seed-001-bridge-nf', 'sysctl'],
+      ['seed-001-cidr-overlap', 'route'],
+      ['seed-002-networkmanager', 'route'],
       ['mtu-overlay', 'interface'],
     ] as const) {
       await t.test(`${scenario}: --all names the broken node by a ${kind} difference`, async () => {
