@@ -20,7 +20,7 @@ import { parseIpNeigh } from '../parse/ip-neigh.js';
 import { type RouteGetResult, routeGet } from '../route/get.js';
 import { formatPacket, hopRules, traceDecisive } from './format.js';
 import { runHook } from './hooks.js';
-import { type PolicyCheck, policyVerdict } from './policy.js';
+import { policyGate } from './policy.js';
 import type {
   HopKind,
   TraceBranch,
@@ -59,7 +59,7 @@ interface Flight {
   carrying?: { inner: Flight; device: string; mode: 'vxlan' | 'ipip' };
 }
 
-type Where =
+export type Where =
   | { kind: 'pod'; node: string; ip: string; pod?: string }
   | { kind: 'node'; node: string }
   | { kind: 'external'; ip: string };
@@ -75,8 +75,8 @@ type Leaf =
     };
 
 export interface TraceOptions {
-  /** NetworkPolicy evaluation (src/kube/networkpolicy.ts when present); undefined: not evaluated. */
-  policies?: PolicyCheck;
+  /** Leave NetworkPolicy out (the datapath alone). */
+  noPolicies?: boolean;
 }
 
 function copyFlight(f: Flight): Flight {
@@ -109,6 +109,14 @@ export class TraceEngine {
       if (leaf.end !== 'delivered') {
         branches.push(this.branchOf(leaf, undefined));
         continue;
+      }
+      if (!this.opts.noPolicies) {
+        const denied = policyGate(this.cluster, q, leaf.flight.hops, leaf.flight.pkt, leaf.at);
+        if (denied) {
+          const stopped: Leaf = { end: 'dropped', flight: leaf.flight, ...denied, clientSees: 'timeout' };
+          branches.push(this.branchOf(stopped, this.endpointOf(leaf.at, leaf.flight.pkt)));
+          continue;
+        }
       }
       const endpoint = this.endpointOf(leaf.at, leaf.flight.pkt);
       if (q.from.kind === 'external' && leaf.at.kind === 'external') {
@@ -144,7 +152,7 @@ export class TraceEngine {
   }
 
   private startFrom(from: TraceQuery['from'], f: Flight, q: TraceQuery): Leaf[] {
-    if (from.kind === 'pod') return this.fromPod(f, from.node, from.ip, `${from.namespace}/${from.name}`, q);
+    if (from.kind === 'pod') return this.fromPod(f, from.node, from.ip, `${from.namespace}/${from.name}`);
     if (from.kind === 'node') {
       const node = this.cluster.node(from.node);
       if (!node) return [this.missingNode(f, from.node, 'the source node')];
@@ -451,17 +459,9 @@ export class TraceEngine {
 
   // ---------------------------------------------------------------- sources
 
-  private fromPod(f: Flight, nodeName: string, ip: string, podRef: string, q?: TraceQuery): Leaf[] {
+  private fromPod(f: Flight, nodeName: string, ip: string, podRef: string): Leaf[] {
     const node = this.cluster.node(nodeName);
     if (!node) return [this.missingNode(f, nodeName, `the node of pod ${podRef}`)];
-    if (f.direction === 'request' && q && this.opts.policies) {
-      const pv = policyVerdict(this.opts.policies, 'egress', f.pkt, q);
-      if (pv) {
-        this.hop(f, 'network-policy', nodeName, pv.allowed ? 'pass' : 'drop', pv.detail);
-        if (!pv.allowed)
-          return [this.stop(f, 'dropped', pv.decisive, `NetworkPolicy denies ${podRef}'s egress`, 'timeout')];
-      }
-    }
     const bridge = this.podBridge(node, ip);
     if (!bridge) {
       this.hop(f, 'send', nodeName, 'uncertain', `no bridge on ${nodeName} holds ${ip}'s subnet`);
@@ -1158,14 +1158,6 @@ export class TraceEngine {
           'timeout',
         ),
       ];
-    }
-    if (f.direction === 'request' && this.opts.policies && pod) {
-      const pv = policyVerdict(this.opts.policies, 'ingress', f.pkt, undefined, pod);
-      if (pv) {
-        this.hop(f, 'network-policy', node.name, pv.allowed ? 'pass' : 'drop', pv.detail);
-        if (!pv.allowed)
-          return [this.stop(f, 'dropped', pv.decisive, `NetworkPolicy denies ingress to ${ref}`, 'timeout')];
-      }
     }
     const port = this.podPort(node, bridge, dst);
     if (!pod && f.direction === 'request') {

@@ -254,6 +254,59 @@ describe('trace: services', () => {
   });
 });
 
+describe('trace: NetworkPolicy', () => {
+  const policy = (name: string, spec: Record<string, unknown>) => ({
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name, namespace: 'default' },
+    spec,
+  });
+  const labelled: PodSpec[] = [
+    { name: 'a', node: 'node1', host: 2, labels: { role: 'client' } },
+    { name: 'b', node: 'node2', host: 2, labels: { role: 'db' } },
+    { name: 'x', node: 'node1', host: 3, labels: { role: 'other' } },
+  ];
+  const dbIngress = policy('db-ingress', {
+    podSelector: { matchLabels: { role: 'db' } },
+    policyTypes: ['Ingress'],
+    ingress: [
+      { from: [{ podSelector: { matchLabels: { role: 'client' } } }], ports: [{ protocol: 'TCP', port: 5432 }] },
+    ],
+  });
+
+  test('ingress at the destination: allowed from the selected pods and port, denied otherwise, naming the policy', () => {
+    const c = buildCluster('vxlan', two(), labelled, [], [dbIngress]);
+    const ok = trace(c, 'pod/default/a', 'pod/default/b:5432');
+    assert.equal(ok.verdict, 'delivered');
+    assert.ok(ok.hops.some((h) => h.kind === 'network-policy' && h.result === 'pass'));
+    const otherPod = trace(c, 'pod/default/x', 'pod/default/b:5432');
+    assert.equal(otherPod.verdict, 'dropped');
+    assert.equal(otherPod.decisive?.kind, 'policy-object');
+    assert.match(otherPod.decisive?.text ?? '', /default\/db-ingress/);
+    assert.equal(otherPod.decisive?.node, 'node2');
+    assert.equal(otherPod.branches[0]?.clientSees, 'timeout');
+    const otherPort = trace(c, 'pod/default/a', 'pod/default/b:5433');
+    assert.equal(otherPort.verdict, 'dropped');
+  });
+
+  test('egress at the source: a default-deny egress policy stops the packet at the source pod', () => {
+    const denyAll = policy('deny-egress', {
+      podSelector: { matchLabels: { role: 'client' } },
+      policyTypes: ['Egress'],
+    });
+    const c = buildCluster('vxlan', two(), labelled, [], [denyAll]);
+    const r = trace(c, 'pod/default/a', 'pod/default/b:5432');
+    assert.equal(r.verdict, 'dropped');
+    assert.match(r.decisive?.text ?? '', /deny-egress/);
+    assert.equal(r.decisive?.node, 'node1');
+    const last = r.hops.at(-1);
+    assert.equal(last?.kind, 'network-policy');
+    assert.ok(last?.decisive);
+    // Not selected: pod x is not isolated.
+    assert.equal(trace(c, 'pod/default/x', 'pod/default/b:5432').verdict, 'delivered');
+  });
+});
+
 describe('trace: the question', () => {
   const c = buildCluster('vxlan', two(), pods);
 
