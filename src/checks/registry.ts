@@ -1,6 +1,11 @@
 /** Every check netdoctor runs, in the order the catalogue lists them. */
+import clusterDnsUnreachable from './cluster-dns-unreachable.js';
+import clusterDomainMismatch from './cluster-domain-mismatch.js';
+import conntrackInsertFailed from './conntrack-insert-failed.js';
+import conntrackTableFull from './conntrack-table-full.js';
 import datapathNotModelled from './datapath-not-modelled.js';
 import type { Check } from './define.js';
+import dnsFallbackNameserver from './dns-fallback-nameserver.js';
 import ipvsRealServersMismatch from './ipvs-real-servers-mismatch.js';
 import kubeProxyKnownBug from './kube-proxy-known-bug.js';
 import kubeProxyMissingOnNode from './kube-proxy-missing-on-node.js';
@@ -16,6 +21,11 @@ export const CHECKS: readonly Check[] = [
   kubeProxyMissingOnNode,
   kubeProxyKnownBug,
   datapathNotModelled,
+  clusterDnsUnreachable,
+  dnsFallbackNameserver,
+  clusterDomainMismatch,
+  conntrackTableFull,
+  conntrackInsertFailed,
   serviceSelectorMatchesNothing,
   serviceNoReadyEndpoints,
   serviceTargetPortMismatch,
