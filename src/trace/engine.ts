@@ -102,7 +102,7 @@ export class TraceEngine {
     const first = this.firstPacket(q);
     this.externalPeer = q.from.kind === 'external' ? q.from.ip : q.to.kind === 'ip' ? q.to.ip : undefined;
     const start: Flight = { pkt: first, direction: 'request', hops: [], nat: [], choices: [], visits: 0 };
-    const leaves = this.startFrom(q.from, start, q);
+    const leaves = this.startFrom(q.from, start);
     const branches: TraceBranch[] = [];
     for (const leaf of leaves) {
       if (branches.length >= MAX_BRANCHES) break;
@@ -151,7 +151,7 @@ export class TraceEngine {
     return this.cluster.node(node)?.nodeIp;
   }
 
-  private startFrom(from: TraceQuery['from'], f: Flight, q: TraceQuery): Leaf[] {
+  private startFrom(from: TraceQuery['from'], f: Flight): Leaf[] {
     if (from.kind === 'pod') return this.fromPod(f, from.node, from.ip, `${from.namespace}/${from.name}`);
     if (from.kind === 'node') {
       const node = this.cluster.node(from.node);
