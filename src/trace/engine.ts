@@ -360,7 +360,7 @@ export class TraceEngine {
       const d = b.decisive ? traceDecisive(b.decisive, node.name) : null;
       if (b.verdict === 'drop') {
         this.hop(g, kind, node.name, 'drop', `dropped by ${d ? describeRule(d) : 'a rule'}`, extra);
-        ended.push(this.stop(g, 'dropped', d, `${node.name} drops it at ${hook.toUpperCase()}`, 'timeout'));
+        ended.push(this.stop(g, 'dropped', d, `${node.name} drops ${this.what(g)} at ${hook.toUpperCase()}`, 'timeout'));
       } else if (b.verdict === 'reject') {
         const sees = this.clientSeesReject(g, b.reject?.clientSees ?? 'refused');
         this.hop(
@@ -372,7 +372,15 @@ export class TraceEngine {
           extra,
         );
         ended.push(
-          this.stop(g, 'rejected', d, `${node.name} rejects it at ${hook.toUpperCase()} (${b.reject?.with})`, sees),
+          this.stop(
+            g,
+            'rejected',
+            d,
+            `${node.name} rejects ${this.what(g)} at ${hook.toUpperCase()} (${b.reject?.with})${
+              g.carrying ? `; the ICMP error goes to the sending node's kernel, not to the client, which times out` : ''
+            }`,
+            sees,
+          ),
         );
       } else {
         this.hop(g, kind, node.name, 'uncertain', b.uncertainWhy ?? 'cannot tell', extra);
@@ -380,6 +388,14 @@ export class TraceEngine {
       }
     }
     return { go, ended };
+  }
+
+  /** The packet in words, for reasons: the overlay's outer packet says whose traffic it carries. */
+  private what(f: Flight): string {
+    const dir = f.direction === 'reply' ? 'the reply' : 'the packet';
+    if (!f.carrying) return dir;
+    const outer = formatPacket(f.pkt).replace(/ NEW$/, '');
+    return `${dir} inside the ${f.carrying.mode === 'vxlan' ? 'VXLAN' : 'IP-in-IP'} outer packet ${outer}`;
   }
 
   /**
