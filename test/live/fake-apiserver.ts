@@ -42,6 +42,11 @@ export interface FakeApiOptions {
   token: string;
   /** The user the token belongs to (in 403 messages). */
   user?: string;
+  /**
+   * Node name -> a directory put first on PATH of exec'd commands: the node's own view of what a network namespace
+   * does not separate (e.g. a `ps` listing the node's daemons, as a hostPID pod sees them).
+   */
+  nodePath?: Map<string, string>;
   /** Verb/resource pairs the user may not use. */
   deny?: Denial[];
   /** Serve no EndpointSlices (a server before 1.17). */
@@ -723,11 +728,25 @@ export class FakeApiServer {
       if (base64) ws.send(`${channel}${data.toString('base64')}`);
       else ws.send(Buffer.concat([Buffer.from([channel]), data]));
     };
-    const child = spawn('ip', ['netns', 'exec', netns, ...command], {
-      env,
-      detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const binDir = this.o.nodePath?.get(spec.nodeName);
+    if (binDir) env.PATH = `${binDir}:${env.PATH}`;
+    // The node's own hostname (a UTS namespace of its own), as a hostNetwork pod on node X sees it.
+    const child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        netns,
+        'unshare',
+        '--uts',
+        'sh',
+        '-c',
+        'echo "$0" > /proc/sys/kernel/hostname; exec "$@"',
+        spec.nodeName,
+        ...command,
+      ],
+      { env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     const exec: Exec = { child };
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     if (!this.execs.has(key)) this.execs.set(key, new Set());

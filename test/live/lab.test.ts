@@ -1,0 +1,181 @@
+/**
+ * `diagnose --live` end to end on the lab: the test API server's nodes are the lab's namespaces, so each collector
+ * pod really runs the collector in its node's network namespace (exec over WebSocket, gzip on the way back). The
+ * findings must be the ones the offline bundle of the same lab gives (`lab.collect`), the broken node (read from the
+ * lab's plan) must be named, and no pod may be left. The node's files come through the pod's hostPath mount of `/`
+ * (NETDOCTOR_ROOT), which the fake maps to a directory holding the lab node's own files.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { adaptSnapshot, labDown, labNodeFiles, labUp } from '../../src/lab/lab.js';
+import type { NodeSnapshot } from '../../src/snapshot/schema.js';
+import { needsRoot } from '../support/netns.js';
+import { repoRoot } from '../support/paths.js';
+import { type FakeApiOptions, FakeApiServer, kubeconfigFor } from './fake-apiserver.js';
+
+const cli = join(repoRoot, 'src', 'cli', 'main.ts');
+const TOKEN = 'lab-token';
+
+interface Finding {
+  check: string;
+  severity: string;
+  node?: string;
+  title: string;
+  evidence: unknown[];
+}
+
+function netdoctor(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c;
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c;
+    });
+    const t = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ status: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
+/** A finding without where its bundle lives (evidence names the bundle's file). */
+const comparable = (bundle: string) => (f: Finding) =>
+  JSON.parse(JSON.stringify(f).replaceAll(`${bundle}/`, 'BUNDLE/')) as Finding;
+
+test("diagnose --live on the lab's seed-000 gives the offline bundle's findings", async (t) => {
+  if (!needsRoot(t)) return;
+  const dir = mkdtempSync(join(tmpdir(), 'netdoctor-live-lab-'));
+  const statePath = join(dir, 'lab.json');
+  let fake: FakeApiServer | undefined;
+  try {
+    const lab = await labUp({ nodes: 3, seed: 23, statePath });
+    const expected = await lab.inject('seed-000', 23);
+    assert.ok(expected && 'brokenNode' in expected);
+    const broken = expected.brokenNode;
+
+    const offline = join(dir, 'offline');
+    await lab.collect(offline);
+    const off = await netdoctor(['diagnose', offline, '--format', 'json']);
+    assert.equal(off.status, 1, off.stderr);
+    const offFindings = (JSON.parse(off.stdout) as { findings: Finding[] }).findings;
+    assert.ok(offFindings.some((f) => f.check === 'overlay-port-blocked' && f.node === broken));
+
+    // Each node's "host": its files under a root directory, its daemons in `ps`.
+    const setting = lab.state.setting;
+    const nodeRoots = new Map<string, string>();
+    const nodePath = new Map<string, string>();
+    for (const node of lab.plan.nodes) {
+      const root = join(dir, 'roots', node.name);
+      for (const [path, f] of Object.entries(labNodeFiles(lab.plan, node, setting))) {
+        mkdirSync(dirname(join(root, path)), { recursive: true });
+        writeFileSync(join(root, path), f.content);
+      }
+      nodeRoots.set(node.name, root);
+      const stub: NodeSnapshot = {
+        schemaVersion: 1,
+        kind: 'NodeSnapshot',
+        node: node.name,
+        collectedAt: '',
+        collector: { version: '', transport: 'pod' },
+        commands: { processes: { command: 'ps', stdout: '', stderr: '', exitCode: 0 } },
+        files: {},
+      };
+      const ps = adaptSnapshot(lab.plan, node, stub, setting).commands.processes?.stdout ?? '';
+      const bin = join(dir, 'bin', node.name);
+      mkdirSync(bin, { recursive: true });
+      writeFileSync(join(bin, 'ps'), `#!/bin/sh\ncat <<'EOF'\n${ps}EOF\n`);
+      chmodSync(join(bin, 'ps'), 0o755);
+      nodePath.set(node.name, bin);
+    }
+    const opts: FakeApiOptions = {
+      objects: (lab.clusterList() as { items: FakeApiOptions['objects'] }).items,
+      nodeNetns: new Map(lab.plan.nodes.map((n) => [n.name, n.netns])),
+      nodeRoots,
+      nodePath,
+      token: TOKEN,
+    };
+    fake = new FakeApiServer(opts);
+    const url = await fake.start();
+    const kc = join(dir, 'kubeconfig');
+    writeFileSync(kc, kubeconfigFor(url, TOKEN, fake.tls.cert));
+
+    const saved = join(dir, 'live');
+    const live = await netdoctor([
+      'diagnose',
+      '--live',
+      '--kubeconfig',
+      kc,
+      '--save-bundle',
+      saved,
+      '--format',
+      'json',
+      '--parallel',
+      '2',
+    ]);
+    assert.equal(live.status, 1, live.stderr);
+    const liveFindings = (JSON.parse(live.stdout) as { findings: Finding[] }).findings;
+    assert.deepEqual(
+      liveFindings.map(comparable(saved)),
+      offFindings.map(comparable(offline)),
+      'the same findings as the offline bundle',
+    );
+    for (const n of lab.plan.nodes) assert.match(live.stderr, new RegExp(`\\] ${n.name}: collected \\(\\d+ commands`));
+    assert.deepEqual(fake.pods('netdoctor'), [], 'no pod left');
+    assert.equal(fake.created.length, lab.plan.nodes.length);
+
+    const snap = JSON.parse(readFileSync(join(saved, 'nodes', `${broken}.json`), 'utf8')) as NodeSnapshot;
+    assert.equal(snap.collector.transport, 'pod');
+    assert.equal(snap.node, broken);
+    const brokenPlan = lab.plan.nodes.find((n) => n.name === broken);
+    assert.ok(brokenPlan);
+    assert.equal(
+      snap.files['/run/flannel/subnet.env']?.content,
+      labNodeFiles(lab.plan, brokenPlan, setting)['/run/flannel/subnet.env']?.content,
+      "the node's files are read through the pod's mount of /",
+    );
+    assert.match(snap.commands.uname?.stdout ?? '', new RegExp(`^\\S+ ${broken} `), 'the node hostname');
+
+    await t.test('the base64 exec protocol gives the same snapshot', async () => {
+      const b64 = new FakeApiServer({ ...opts, execProtocols: ['v4.base64.channel.k8s.io'] });
+      try {
+        const u = await b64.start();
+        writeFileSync(join(dir, 'kc64'), kubeconfigFor(u, TOKEN, b64.tls.cert));
+        const out = join(dir, 'b64');
+        const r = await netdoctor([
+          'collect',
+          '--live',
+          '--kubeconfig',
+          join(dir, 'kc64'),
+          '-o',
+          out,
+          '--nodes',
+          broken,
+        ]);
+        assert.equal(r.status, 0, r.stderr);
+        const s2 = JSON.parse(readFileSync(join(out, 'nodes', `${broken}.json`), 'utf8')) as NodeSnapshot;
+        assert.deepEqual(Object.keys(s2.commands).sort(), Object.keys(snap.commands).sort());
+        assert.equal(s2.commands['iptables-nft-save']?.stdout !== undefined, true);
+        assert.deepEqual(s2.files['/run/flannel/subnet.env'], snap.files['/run/flannel/subnet.env']);
+        assert.deepEqual(b64.pods('netdoctor'), []);
+      } finally {
+        await b64.close();
+      }
+    });
+  } finally {
+    await fake?.close();
+    await labDown(statePath);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
