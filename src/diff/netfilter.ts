@@ -277,6 +277,18 @@ function pairGap(dels: NRule[], ins: NRule[]): { pairs: [NRule | undefined, NRul
   return { pairs };
 }
 
+/**
+ * Rules that are each node's own by design: a pod's interface (Calico's `cali…` dispatch, a veth), a container's
+ * hostPort chain (`CNI-…`), kube-proxy's local endpoints of a `externalTrafficPolicy: Local` Service (KUBE-SVL, the
+ * "has no local endpoints" drop). They follow where pods run, so they differ between healthy nodes.
+ */
+const NODE_LOCAL =
+  /(?:^|\s)(?:-[io]|[io]ifname) "?(?:cali[0-9a-f]{6,}|veth[\w]+|lxc[\w]+|tap[\w-]+)|\bCNI-(?:DN-)?[0-9a-f]{20,}\b|\bid: [0-9a-f]{12,}|has no local endpoints|\bKUBE-SVL[-(]/;
+
+function nodeLocal(r: NRule | undefined): boolean {
+  return r === undefined || NODE_LOCAL.test(r.rule.text) || NODE_LOCAL.test(r.raw);
+}
+
 function candidatesOf(a: Side, b: Side): Candidate[] {
   const out: Candidate[] = [];
   const keys = new Set([...a.tables.keys(), ...b.tables.keys()]);
@@ -290,6 +302,7 @@ function candidatesOf(a: Side, b: Side): Candidate[] {
       // A user chain on one side only matters through the rules that jump to it, which differ too.
       if (!ca?.chain.hook && !cb?.chain.hook && (!ca || !cb)) continue;
       if (ca?.same && cb?.same) continue;
+      if (/^(KUBE-SVL[-(]|cali-[tf]w-|cali-p[ri]o-)/.test(name)) continue;
       const label = (ta ?? tb)?.table.label ?? key;
       const base = {
         table: label,
@@ -346,7 +359,7 @@ function candidatesOf(a: Side, b: Side): Candidate[] {
         if (k) {
           moved.add(d);
           moved.add(k);
-          out.push({ ...base, a: d, b: k });
+          if (!(nodeLocal(d) && nodeLocal(k))) out.push({ ...base, a: d, b: k });
         }
       }
       for (const g of gaps) {
@@ -354,7 +367,8 @@ function candidatesOf(a: Side, b: Side): Candidate[] {
           g.dels.filter((x) => !moved.has(x)),
           g.ins.filter((x) => !moved.has(x)),
         );
-        for (const [x, y] of pg) out.push({ ...base, ...(x ? { a: x } : {}), ...(y ? { b: y } : {}) });
+        for (const [x, y] of pg)
+          if (!(nodeLocal(x) && nodeLocal(y))) out.push({ ...base, ...(x ? { a: x } : {}), ...(y ? { b: y } : {}) });
       }
     }
   }
@@ -500,7 +514,8 @@ function label(rules: NRule[], chainName: string): string {
       if (t === 'dport' && /^(tcp|udp|sctp|th)$/.test(w[k - 1] ?? '') && w[k + 1]) ports.add(w[k + 1] as string);
     });
     const t = targetOf(r.key);
-    if (t) targets.add(/^[A-Z]+$/.test(t) ? t.toLowerCase() : t.replace(/\(.*$/, ''));
+    // A verdict or target module (ACCEPT, accept, DNAT) in lower case; a chain as where the rule jumps.
+    if (t) targets.add(/^[A-Za-z]+$/.test(t) ? t.toLowerCase() : `→ ${t.replace(/\(.*$/, '')}`);
   }
   const common = [...ports].filter((p) => rules.every((r) => words(r.key).includes(p)));
   if (!common.length && rules[0]) {

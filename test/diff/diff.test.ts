@@ -79,6 +79,40 @@ describe('netfilter by behaviour', () => {
     assert.ok(r.differences[0]?.classes.some((x) => x.packet.startsWith('tcp/6443 NEW to ')));
   });
 
+  test("what follows where pods run (Calico's per-pod chains, hostPorts, Local traffic policy) is no difference", () => {
+    const perPods = (iface: string, extra: string[]) =>
+      seedFirewall('udp')
+        .replace(
+          ':OUTPUT ACCEPT [0:0]',
+          `:OUTPUT ACCEPT [0:0]\n:cali-from-wl-dispatch - [0:0]\n:cali-fw-${iface} - [0:0]\n:KUBE-EXTERNAL-SERVICES - [0:0]`,
+        )
+        .replace(
+          '-A INPUT -j REJECT',
+          [
+            '-A INPUT -m conntrack --ctstate NEW -j KUBE-EXTERNAL-SERVICES',
+            `-A cali-from-wl-dispatch -i ${iface} -m comment --comment "cali:x" -g cali-fw-${iface}`,
+            `-A cali-fw-${iface} -p tcp -m tcp --dport 5000 -j DROP`,
+            '-A FORWARD -i cali+ -j cali-from-wl-dispatch',
+            ...extra,
+            '-A INPUT -j REJECT',
+          ].join('\n'),
+        );
+    const noLocal =
+      '-A KUBE-EXTERNAL-SERVICES -p tcp -m comment --comment "default/web:http has no local endpoints" -m addrtype --dst-type LOCAL -m tcp --dport 31000 -j DROP';
+    const a = perPods('cali1a2b3c4d5e6', []);
+    const b = perPods('cali9f8e7d6c5b4', [noLocal]);
+    assert.deepEqual(pair(flannelCluster(2, { 2: { rules: b } }, { rules: a })).differences, []);
+    // The same nodes with seed 000's typo on one: that, and only that, is found.
+    const typo = b.replace(
+      '-p udp -m conntrack --ctstate NEW -m udp --dport 8472',
+      '-p tcp -m conntrack --ctstate NEW -m tcp --dport 8472',
+    );
+    assert.notEqual(typo, b);
+    const r = pair(flannelCluster(2, { 2: { rules: typo } }, { rules: a }));
+    assert.deepEqual(kinds(r), ['netfilter-rule']);
+    assert.match(r.differences[0]?.title ?? '', /^8472 accept: /);
+  });
+
   test('a port range one port shorter: the class at the boundary differs, nothing else', () => {
     const wide = seedFirewall('udp', ['-A INPUT -p tcp -m tcp --dport 30000:32767 -j ACCEPT']);
     const narrow = seedFirewall('udp', ['-A INPUT -p tcp -m tcp --dport 30000:32766 -j ACCEPT']);
