@@ -18,6 +18,7 @@ import { KubeApi, loadKubeConfig } from '../../src/live/api.js';
 import { listAll, readClusterObjects } from '../../src/live/objects.js';
 import { repoRoot } from '../support/paths.js';
 import { type FakeApiOptions, FakeApiServer, kubeconfigFor } from './fake-apiserver.js';
+import { netdoctorAsync } from './run-cli.js';
 
 const TOKEN = 'token-of-netdoctor';
 const plan = buildPlan({ nodes: 3, seed: 5, prefix: 'ndfake' });
@@ -46,28 +47,6 @@ async function withFake<T>(
     await fake.close();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function netdoctor(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, NO_COLOR: '1', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c;
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c;
-    });
-    const t = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ status: code ?? -1, stdout, stderr });
-    });
-  });
 }
 
 test('lists are read page by page; an expired continue token restarts the list; kind and apiVersion are set', async () => {
@@ -144,7 +123,7 @@ test('bad input: one clear line each', async (t) => {
   await t.test('no kubeconfig', async () => {
     const home = mkdtempSync(join(tmpdir(), 'netdoctor-home-'));
     try {
-      const r = await netdoctor(['diagnose', '--live'], { HOME: home, KUBECONFIG: '' });
+      const r = await netdoctorAsync(['diagnose', '--live'], { HOME: home, KUBECONFIG: '' });
       assert.equal(r.status, 2);
       assert.match(r.stderr, /no kubeconfig: .*\.kube\/config does not exist/);
     } finally {
@@ -162,7 +141,7 @@ test('bad input: one clear line each', async (t) => {
     try {
       writeFileSync(join(dir, 'kc'), kubeconfigFor(`https://127.0.0.1:${port}`, TOKEN, ''));
       const t0 = Date.now();
-      const r = await netdoctor(['diagnose', '--live', '--kubeconfig', join(dir, 'kc')]);
+      const r = await netdoctorAsync(['diagnose', '--live', '--kubeconfig', join(dir, 'kc')]);
       assert.equal(r.status, 2);
       assert.match(
         r.stderr,
@@ -177,7 +156,7 @@ test('bad input: one clear line each', async (t) => {
     await withFake({}, async (_f, _kc, dir) => {
       const kc = join(dir, 'expired');
       writeFileSync(kc, kubeconfigFor(_f.url, 'expired-token', _f.tls.cert));
-      const r = await netdoctor(['diagnose', '--live', '--kubeconfig', kc]);
+      const r = await netdoctorAsync(['diagnose', '--live', '--kubeconfig', kc]);
       assert.equal(r.status, 2);
       assert.match(
         r.stderr,
@@ -187,14 +166,14 @@ test('bad input: one clear line each', async (t) => {
   });
   await t.test('a context that does not exist', async () => {
     await withFake({}, async (_f, kc) => {
-      const r = await netdoctor(['diagnose', '--live', '--kubeconfig', kc, '--context', 'prod']);
+      const r = await netdoctorAsync(['diagnose', '--live', '--kubeconfig', kc, '--context', 'prod']);
       assert.equal(r.status, 2);
       assert.match(r.stderr, /no context "prod" in the kubeconfig \(contexts: fake\)/);
     });
   });
   await t.test('RBAC: listing nodes denied names the verb and resource', async () => {
     await withFake({ deny: [{ verb: 'list', resource: 'nodes' }] }, async (_f, kc) => {
-      const r = await netdoctor(['diagnose', '--live', '--kubeconfig', kc]);
+      const r = await netdoctorAsync(['diagnose', '--live', '--kubeconfig', kc]);
       assert.equal(r.status, 2);
       assert.match(
         r.stderr,
@@ -213,7 +192,7 @@ test('bad input: one clear line each', async (t) => {
       },
       async (fake, kc, dir) => {
         const out = join(dir, 'bundle');
-        const r = await netdoctor([
+        const r = await netdoctorAsync([
           'collect',
           '--live',
           '--kubeconfig',
@@ -238,7 +217,7 @@ test('bad input: one clear line each', async (t) => {
         );
         assert.ok(existsSync(join(out, 'cluster.json')), 'the cluster objects are still written');
         assert.match(r.stderr, /0 of 2 nodes collected/);
-        const img = await netdoctor([
+        const img = await netdoctorAsync([
           'collect',
           '--live',
           '--kubeconfig',
@@ -304,7 +283,7 @@ test('bad input: one clear line each', async (t) => {
     };
     const other = { ...leftover, metadata: { name: 'users-pod', namespace: 'netdoctor', labels: { app: 'web' } } };
     await withFake({ objects: [...objects, leftover, other] }, async (fake, kc) => {
-      const r = await netdoctor(['cleanup', '--kubeconfig', kc]);
+      const r = await netdoctorAsync(['cleanup', '--kubeconfig', kc]);
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stderr, /deleted pod netdoctor\/netdoctor-old-1/);
       assert.deepEqual(

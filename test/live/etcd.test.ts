@@ -5,13 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readFlannelSubnets } from '../../src/live/etcd.js';
-import { netdoctor } from '../support/cli.js';
+import { FakeApiServer, kubeconfigFor } from './fake-apiserver.js';
+import { netdoctorAsync } from './run-cli.js';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -144,11 +145,29 @@ test('flannel leases from a real etcd: v3 gateway, v2 keys, auto, and errors', a
         readFlannelSubnets({ endpoints: [url], cafile: join(dir, 'missing-ca.pem') }),
         /missing-ca\.pem: cannot read --etcd-cafile: ENOENT/,
       );
-      const cli = netdoctor(['collect', '--live', '--etcd-only', '--etcd-endpoints', url, '-o', join(dir, 'bundle')]);
-      assert.equal(cli.status, 0, cli.stderr);
-      const saved = JSON.parse(
-        (await import('node:fs')).readFileSync(join(dir, 'bundle', 'etcd', 'subnets.json'), 'utf8'),
-      ) as { subnets: Record<string, string> };
+      // A cluster with no node: the bundle holds the objects and the leases.
+      const fake = new FakeApiServer({ objects: [], nodeNetns: new Map(), token: 't' });
+      try {
+        const api = await fake.start();
+        writeFileSync(join(dir, 'kc'), kubeconfigFor(api, 't', fake.tls.cert));
+        const cli = await netdoctorAsync([
+          'collect',
+          '--live',
+          '--kubeconfig',
+          join(dir, 'kc'),
+          '--etcd-endpoints',
+          `${down},${url}`,
+          '-o',
+          join(dir, 'bundle'),
+        ]);
+        assert.equal(cli.status, 0, cli.stderr);
+        assert.match(cli.stderr, new RegExp(`etcd ${url} \\(v3 API\\): 1 flannel leases`));
+      } finally {
+        await fake.close();
+      }
+      const saved = JSON.parse(readFileSync(join(dir, 'bundle', 'etcd', 'subnets.json'), 'utf8')) as {
+        subnets: Record<string, string>;
+      };
       assert.deepEqual(saved.subnets, { '172.17.9.0-24': LEASE_36 });
     });
   } finally {

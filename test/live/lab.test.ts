@@ -16,6 +16,7 @@ import type { NodeSnapshot } from '../../src/snapshot/schema.js';
 import { needsRoot } from '../support/netns.js';
 import { repoRoot } from '../support/paths.js';
 import { type FakeApiOptions, FakeApiServer, kubeconfigFor } from './fake-apiserver.js';
+import { netdoctorAsync } from './run-cli.js';
 
 const cli = join(repoRoot, 'src', 'cli', 'main.ts');
 const TOKEN = 'lab-token';
@@ -26,28 +27,6 @@ interface Finding {
   node?: string;
   title: string;
   evidence: unknown[];
-}
-
-function netdoctor(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c;
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c;
-    });
-    const t = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ status: code ?? -1, stdout, stderr });
-    });
-  });
 }
 
 /** A finding without where its bundle lives (evidence names the bundle's file). */
@@ -67,7 +46,7 @@ test("diagnose --live on the lab's seed-000 gives the offline bundle's findings"
 
     const offline = join(dir, 'offline');
     await lab.collect(offline);
-    const off = await netdoctor(['diagnose', offline, '--format', 'json']);
+    const off = await netdoctorAsync(['diagnose', offline, '--format', 'json']);
     assert.equal(off.status, 1, off.stderr);
     const offFindings = (JSON.parse(off.stdout) as { findings: Finding[] }).findings;
     assert.ok(offFindings.some((f) => f.check === 'overlay-port-blocked' && f.node === broken));
@@ -112,7 +91,7 @@ test("diagnose --live on the lab's seed-000 gives the offline bundle's findings"
     writeFileSync(kc, kubeconfigFor(url, TOKEN, fake.tls.cert));
 
     const saved = join(dir, 'live');
-    const live = await netdoctor([
+    const live = await netdoctorAsync([
       'diagnose',
       '--live',
       '--kubeconfig',
@@ -153,7 +132,7 @@ test("diagnose --live on the lab's seed-000 gives the offline bundle's findings"
         const u = await b64.start();
         writeFileSync(join(dir, 'kc64'), kubeconfigFor(u, TOKEN, b64.tls.cert));
         const out = join(dir, 'b64');
-        const r = await netdoctor([
+        const r = await netdoctorAsync([
           'collect',
           '--live',
           '--kubeconfig',
