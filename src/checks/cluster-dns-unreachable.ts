@@ -183,7 +183,8 @@ Fix: the finding names the rule, route or missing endpoint; fix that.`,
     const groups = new Map<string, Blocked[]>();
     for (const b of blocked) {
       const d = b.branch.decisive;
-      const key = `${d?.node ?? b.fromNode}|${d?.kind}|${d?.table}|${d?.chain}|${d?.index}|${d?.text}`;
+      const isRule = d?.kind === 'rule' || d?.kind === 'policy';
+      const key = `${d?.node ?? b.fromNode}|${d?.kind}${isRule ? `|${d?.table}|${d?.chain}|${d?.index}|${d?.text}` : ''}`;
       groups.set(key, [...(groups.get(key) ?? []), b]);
     }
     for (const list of groups.values()) {
@@ -208,7 +209,9 @@ Fix: the finding names the rule, route or missing endpoint; fix that.`,
           ? `${d.table}/${d.chain} #${d.index}`
           : d?.kind === 'policy'
             ? `the ${d.table}/${d.chain} policy`
-            : (d?.kind ?? 'the path');
+            : d?.text
+              ? `${d.kind} ${d.text.length > 70 ? `${d.text.slice(0, 67)}...` : d.text}`
+              : (d?.kind ?? 'the path');
       const evidence: Evidence[] = [];
       if (d)
         evidence.push({
@@ -232,9 +235,13 @@ Fix: the finding names the rule, route or missing endpoint; fix that.`,
       }
       // Cut overlay: the cause is the overlay (overlay-port-blocked names the rule); this is its effect on DNS.
       const overlayCut = list.every((b) => diesEncapsulated(b.branch));
+      // A route, a sysctl or a missing kube-proxy stops the query: the checks that own those name the cause (as
+      // errors); here it is what that cause does to DNS. A firewall rule or a NetworkPolicy on the query itself is
+      // a cause no other check names.
+      const effect = overlayCut || !['rule', 'policy', 'policy-object'].includes(d?.kind ?? '');
       emit({
         node: where,
-        ...(overlayCut ? { severity: 'warning' as const } : {}),
+        ...(effect ? { severity: 'warning' as const } : {}),
         title: `DNS queries from ${fromNodes.join(', ')} to ${ref} ${svc.clusterIP}:${port.port} ${first.branch.verdict === 'rejected' ? 'are rejected' : 'die'} on ${where} (${rule}): ${allFail ? 'every lookup fails' : 'lookups fail at random'}`,
         detail:
           `Traced to the cluster DNS, these queries (or their answers) get only as far as ${where}, where ${rule} ${first.branch.verdict === 'rejected' ? 'rejects' : 'drops'} them: ${pairs.join('; ')}. ` +
@@ -243,9 +250,9 @@ Fix: the finding names the rule, route or missing endpoint; fix that.`,
             : 'Other DNS endpoints answer, so lookups fail at random: a query kube-proxy sends to a cut-off endpoint waits the resolver timeout (5 s), then is retried.') +
           (overlayCut
             ? ` They die as the overlay's encapsulated packets between nodes: the cause is the overlay being blocked on ${where} (see overlay-port-blocked); this is what it does to DNS.`
-            : first.branch.fix?.length
-              ? ''
-              : ' Other findings name the cause of this rule or route, when a check knows it.'),
+            : effect
+              ? ` The ${d?.kind ?? 'path'} on ${where} that stops them is the cause; the finding about it (same node) says how to fix it.`
+              : ''),
         evidence,
         fix: first.branch.fix ?? [],
       });
