@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { labDown, labUp } from '../../src/lab/lab.js';
+import { planFault, type Seed000Fault } from '../../src/lab/scenarios.js';
 import { run } from '../../src/lab/shell.js';
 import { needsRoot } from '../support/netns.js';
 
@@ -51,38 +52,50 @@ test('lab, five nodes: healthy alike; seed 000 gives the one difference and --al
       assert.equal(pair.status, 0);
     });
 
-    await t.test('seed 000: exactly the one difference, and --all names the broken node', async () => {
-      const ex = await lab.inject('seed-000', 5);
-      assert.ok(ex?.scenario === 'seed-000');
-      const bundle = join(dir, 'seed-000');
-      await lab.collect(bundle);
-      const healthy = ex.healthyRule.node;
-      const r = await diff([bundle, '--nodes', `${healthy},${ex.brokenNode}`]);
-      assert.equal(r.status, 1);
-      const diffs = r.json.differences as Difference[];
-      assert.equal(diffs.length, 1, diffs.map((d) => d.title).join('\n'));
-      const d = diffs[0] as Difference;
-      assert.equal(d.kind, 'netfilter-rule');
-      const where = (x: { chain: string; index: number }) => `filter/${x.chain} #${x.index}`;
-      assert.equal(
-        d.title,
-        `8472 accept: ${healthy} \`-p udp\` (${where(ex.healthyRule)}), ${ex.brokenNode} \`-p tcp\` (${where(ex.nearMiss)}) — ` +
-          `udp/8472 NEW: ${healthy} accepts, ${ex.brokenNode} rejects (${where(ex.reject)} REJECT); tcp/8472 NEW: the reverse`,
-      );
-      assert.equal(d.a.evidence[0]?.text, ex.healthyRule.text);
-      assert.equal(d.b.evidence[0]?.text, ex.nearMiss.text);
+    // Both firewall styles (firewalld's zone chains and a flat INPUT chain), breaking different nodes: from the plan.
+    const faultOf = (seed: number) => planFault(lab.plan, 'seed-000', seed)?.expected as Seed000Fault;
+    const seeds = Array.from({ length: 32 }, (_, i) => i + 1);
+    const seedA = seeds.find((s) => faultOf(s).layout.style === 'firewalld') as number;
+    const seedB = seeds.find(
+      (s) => faultOf(s).layout.style === 'flat' && faultOf(s).brokenNode !== faultOf(seedA).brokenNode,
+    ) as number;
+    assert.ok(seedA && seedB);
+    for (const seed of [seedA, seedB])
+      await t.test(
+        `seed 000 (--seed ${seed}, ${faultOf(seed).layout.style}): exactly the one difference, and --all names the broken node`,
+        async () => {
+          const ex = await lab.inject('seed-000', seed);
+          assert.ok(ex?.scenario === 'seed-000');
+          const bundle = join(dir, `seed-000-${seed}`);
+          await lab.collect(bundle);
+          const healthy = ex.healthyRule.node;
+          const r = await diff([bundle, '--nodes', `${healthy},${ex.brokenNode}`]);
+          assert.equal(r.status, 1);
+          const diffs = r.json.differences as Difference[];
+          assert.equal(diffs.length, 1, diffs.map((d) => d.title).join('\n'));
+          const d = diffs[0] as Difference;
+          assert.equal(d.kind, 'netfilter-rule');
+          const where = (x: { chain: string; index: number }) => `filter/${x.chain} #${x.index}`;
+          assert.equal(
+            d.title,
+            `8472 accept: ${healthy} \`-p udp\` (${where(ex.healthyRule)}), ${ex.brokenNode} \`-p tcp\` (${where(ex.nearMiss)}) — ` +
+              `udp/8472 NEW: ${healthy} accepts, ${ex.brokenNode} rejects (${where(ex.reject)} REJECT); tcp/8472 NEW: the reverse`,
+          );
+          assert.equal(d.a.evidence[0]?.text, ex.healthyRule.text);
+          assert.equal(d.b.evidence[0]?.text, ex.nearMiss.text);
 
-      const others = ex.healthyNodes.filter((n) => n !== healthy);
-      const calm = await diff([bundle, '--nodes', `${healthy},${others[0]}`]);
-      assert.deepEqual(calm.json.differences, []);
+          const others = ex.healthyNodes.filter((n) => n !== healthy);
+          const calm = await diff([bundle, '--nodes', `${healthy},${others[0]}`]);
+          assert.deepEqual(calm.json.differences, []);
 
-      const all = await diff([bundle, '--all']);
-      assert.equal(all.status, 1);
-      assert.deepEqual(
-        (all.json.oddOnesOut as { node: string }[]).map((o) => o.node),
-        [ex.brokenNode],
+          const all = await diff([bundle, '--all']);
+          assert.equal(all.status, 1);
+          assert.deepEqual(
+            (all.json.oddOnesOut as { node: string }[]).map((o) => o.node),
+            [ex.brokenNode],
+          );
+        },
       );
-    });
 
     // Other faults the lab makes: the odd node is named for a sysctl and for an MTU, by the kind of difference.
     for (const [scenario, kind] of [
