@@ -63,6 +63,21 @@ restart the overlay agent so it re-adds its routes.`,
           const sub = /^flannel\./.test(dev.name) ? subnetEnv(node)?.subnet : undefined;
           if (!sub) continue;
           const want = addressIn(sub, 0);
+          const holder = node.interfaces.find(
+            (i) => i.name !== dev.name && i.addresses.some((x) => x.family === 4 && x.local === want),
+          );
+          const r = routeGet(node.routing, { dst: want });
+          if (r.ok || holder)
+            evidence.push({
+              kind: 'route-get',
+              node: node.name,
+              device: dev.name,
+              address: want,
+              text: `ip route get ${want}: ${r.ok ? r.text : r.message}`,
+              detail: holder
+                ? `${want}/32 sits on ${holder.name}, not on ${dev.name}`
+                : `${dev.name} does not hold ${want}`,
+            });
           evidence.push({
             kind: 'interface',
             node: node.name,
@@ -70,6 +85,7 @@ restart the overlay agent so it re-adds its routes.`,
             text: `${dev.name} has no IPv4 address`,
             detail: `flannel gives it ${want}/32 (the network address of FLANNEL_SUBNET ${formatCidr(sub)})`,
           });
+          if (holder) fix.push(`ip addr del ${want}/32 dev ${holder.name}`);
           fix.push(`ip addr add ${want}/32 dev ${dev.name}`);
           hijackedAddress ??= want;
           continue;

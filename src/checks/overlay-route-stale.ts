@@ -8,6 +8,7 @@ import type { Evidence } from '../core/vocabulary.js';
 import type { ClusterModel } from '../model/cluster.js';
 import { flannelLeases, restartFlannel } from '../model/flannel.js';
 import { isOverlayRoute, ownedSubnets, peerTargets, routedOverlay } from '../model/overlay-routes.js';
+import { isPodDeviceName } from '../model/pod-network.js';
 import { routeGet } from '../route/get.js';
 import { defineCheck } from './define.js';
 
@@ -45,6 +46,8 @@ from the current leases.`,
       for (const t of peerTargets(cluster, node)) {
         const r = routeGet(node.routing, { dst: t.probe });
         if (!r.ok || r.type !== 'unicast' || t.accepts(r) || !r.route || r.route.dst.prefix < t.subnet.prefix) continue;
+        // A host network's own connected route over a pod subnet is the overlap pod-cidr-overlap reports.
+        if (r.route.protocol === 'kernel' && r.route.dev && !isPodDeviceName(r.route.dev)) continue;
         wrong.push(t.subnetText);
         evidence.push({
           kind: 'route',

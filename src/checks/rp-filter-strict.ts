@@ -4,8 +4,10 @@
  * the underlay, as with DirectRouting or CrossSubnet on one side only, or a second NIC). Symmetric overlays pass
  * rp_filter=1 untouched, and then netdoctor stays quiet.
  */
+import { cidrContains, type Ip, parseIp } from '../core/ip.js';
 import type { Evidence } from '../core/vocabulary.js';
 import type { ClusterModel, NodeModel } from '../model/cluster.js';
+import { peerTargets } from '../model/overlay-routes.js';
 import { addressIn, nodePodSubnets, uplink } from '../model/pod-network.js';
 import { sysctlKey } from '../parse/sysctl.js';
 import { routeGet } from '../route/get.js';
@@ -62,6 +64,7 @@ the arriving device to loose mode (2).`,
     for (const node of nodes) {
       const local = podAddress(cluster, node);
       const drops: Drop[] = [];
+      const targets = peerTargets(cluster, node);
       for (const peer of nodes) {
         if (peer === node) continue;
         const remote = podAddress(cluster, peer);
@@ -75,14 +78,18 @@ the arriving device to loose mode (2).`,
           }
           if (iif && node.routing.devices.has(iif)) {
             const r = routeGet(node.routing, { dst: local, src: remote, iif });
-            if (!r.ok && /reverse-path filter/.test(r.reason)) {
-              const back = routeGet(node.routing, { dst: remote });
+            const back = routeGet(node.routing, { dst: remote });
+            // When this node's own route back is not the overlay's (missing, stale, a host network over the pod
+            // range), that route is the cause and the route checks name it; the filter only finishes the packet off.
+            const own = targets.find((t) => cidrContains(t.subnet, parseIp(remote) as Ip));
+            const ownWrong = own !== undefined && (!back.ok || back.type !== 'unicast' || !own.accepts(back));
+            if (!r.ok && /reverse-path filter/.test(r.reason) && !ownWrong) {
               drops.push({
                 peer: peer.name,
                 iif,
                 src: remote,
                 dst: local,
-                how: `${peer.name}: ip route get ${local}: ${out.text}`,
+                how: `${peer.name}: ip route get ${local}: ${out.ok ? out.text : out.message}`,
                 back: `${node.name}: ip route get ${remote}: ${back.ok ? back.text : back.message}`,
                 reason: r.reason,
               });

@@ -68,8 +68,24 @@ const rows: Row[] = [
     expect: {
       node: N0.name,
       title: /the overlay address 10\.187\.0\.0 is not routed/,
-      evidence0: /^flannel\.1 has no IPv4 address$/,
+      evidence0: /^ip route get 10\.187\.0\.0: 10\.187\.0\.0 dev cni0 src 10\.187\.0\.1$/,
       fix: ['ip addr add 10.187.0.0/32 dev flannel.1', restart],
+    },
+  },
+  {
+    name: 'seed 002 as the lab shows it: the flannel address moved to lo',
+    tweak: (s, st) => {
+      if (s.name !== N0.name) return;
+      const f = st.ifaces.find((i) => i.name === 'flannel.1');
+      if (f) f.addrs = [];
+      st.ifaces.push({ name: 'lo', addrs: ['127.0.0.1/8', '10.187.0.0/32'], mtu: 65536 });
+    },
+    expect: {
+      node: N0.name,
+      title:
+        /the overlay address 10\.187\.0\.0 is not routed to its device \(ip route get 10\.187\.0\.0: local 10\.187\.0\.0 dev lo src 10\.187\.0\.0\)/,
+      evidence0: /^ip route get 10\.187\.0\.0: local 10\.187\.0\.0 dev lo src 10\.187\.0\.0$/,
+      fix: ['ip addr del 10.187.0.0/32 dev lo', 'ip addr add 10.187.0.0/32 dev flannel.1', restart],
     },
   },
   {

@@ -61,6 +61,15 @@ const rows: Row[] = [
     },
   },
   {
+    name: 'near miss: a host network over a peer’s subnet is pod-cidr-overlap’s finding, not a stale route',
+    bundle: () =>
+      kubeBundle(SEED002, (s, st) => {
+        if (s.name !== '172.31.159.20') return;
+        st.ifaces.push({ name: 'eth1', addrs: ['10.187.2.50/24'] });
+        st.routes = (st.routes ?? []).filter((r) => !r.startsWith('10.187.2.0/24'));
+      }),
+  },
+  {
     name: 'near miss: routes outside the pod network and to owned subnets',
     bundle: () =>
       kubeBundle(SEED002, (s, st) => {

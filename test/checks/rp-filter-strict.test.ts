@@ -4,7 +4,7 @@ import { runCheck } from '../../src/checks/define.js';
 import check from '../../src/checks/rp-filter-strict.js';
 import { ClusterModel } from '../../src/model/cluster.js';
 import type { Bundle } from '../../src/snapshot/bundle.js';
-import { kubeBundle } from '../support/flannel-bundles.js';
+import { flannelCm, kubeBundle } from '../support/flannel-bundles.js';
 import type { FlannelNodeSpec, NodeState } from '../support/node-state.js';
 
 const SPECS: FlannelNodeSpec[] = [1, 2, 3].map((k) => ({
@@ -15,14 +15,18 @@ const SPECS: FlannelNodeSpec[] = [1, 2, 3].map((k) => ({
 }));
 
 /** r1 sends r2's pods straight over eth0 (DirectRouting on r1 only); r2 still uses the tunnel towards r1. */
-function asymmetric(sysctl: Record<string, string | number> = {}): Bundle {
-  return kubeBundle(SPECS, (s, st: NodeState) => {
-    st.sysctl = { ...st.sysctl, ...sysctl };
-    if (s.name === 'r1')
-      st.routes = (st.routes ?? []).map((r) =>
-        r.startsWith('10.88.2.0/24') ? '10.88.2.0/24 via 192.168.77.2 dev eth0' : r,
-      );
-  });
+function asymmetric(sysctl: Record<string, string | number> = {}, directRouting = true): Bundle {
+  return kubeBundle(
+    SPECS,
+    (s, st: NodeState) => {
+      st.sysctl = { ...st.sysctl, ...sysctl };
+      if (s.name === 'r1')
+        st.routes = (st.routes ?? []).map((r) =>
+          r.startsWith('10.88.2.0/24') ? '10.88.2.0/24 via 192.168.77.2 dev eth0' : r,
+        );
+    },
+    [flannelCm('10.88.0.0/16', { Type: 'vxlan', DirectRouting: directRouting })],
+  );
 }
 
 interface Want {
@@ -64,9 +68,14 @@ const BOTH: Want[] = [
 const rows: Row[] = [
   { name: 'healthy: rp_filter=1 everywhere, symmetric VXLAN', bundle: () => kubeBundle(SPECS), expect: [] },
   {
-    name: 'asymmetric: each side drops what the other sends in by the other path',
+    name: 'DirectRouting on r1 only: each side drops what the other sends in by the other path',
     bundle: () => asymmetric(),
     expect: BOTH,
+  },
+  {
+    name: 'without DirectRouting r1’s direct route is stale: r1’s drop is left to overlay-route-stale',
+    bundle: () => asymmetric({}, false),
+    expect: BOTH.slice(1),
   },
   {
     name: 'near miss: the same asymmetry with loose filtering (all = 2)',

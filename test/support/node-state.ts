@@ -56,13 +56,19 @@ function linkJson(i: TestIface, index: number, withInfo: boolean): Record<string
   return o;
 }
 
+/** The interfaces with the loopback first (a given `lo` replaces the default one). */
+function withLo(ifaces: TestIface[]): TestIface[] {
+  const lo = ifaces.find((i) => i.name === 'lo');
+  return [lo ?? LO, ...ifaces.filter((i) => i !== lo)];
+}
+
 export function ipLink(ifaces: TestIface[]): string {
-  return JSON.stringify([LO, ...ifaces].map((i, k) => linkJson(i, k + 1, true)));
+  return JSON.stringify(withLo(ifaces).map((i, k) => linkJson(i, k + 1, true)));
 }
 
 export function ipAddr(ifaces: TestIface[]): string {
   return JSON.stringify(
-    [LO, ...ifaces].map((i, k) => ({
+    withLo(ifaces).map((i, k) => ({
       ...linkJson(i, k + 1, false),
       addr_info: (i.addrs ?? []).map((a) => {
         const [local, len] = a.split('/');
@@ -81,12 +87,13 @@ export function ipAddr(ifaces: TestIface[]): string {
 /** The routes the kernel adds for each address: the connected prefix (unless /32) and the local route. */
 export function kernelRoutes(ifaces: TestIface[]): string[] {
   const out: string[] = [];
-  for (const i of [LO, ...ifaces])
+  for (const i of withLo(ifaces))
     for (const a of i.addrs ?? []) {
       const [local, len] = a.split('/') as [string, string];
       const c = parseCidr(a);
       if (!c) continue;
-      if (i.name === 'lo') out.push(`local 127.0.0.0/8 dev lo table local proto kernel scope host src ${local}`);
+      if (i.name === 'lo' && local.startsWith('127.'))
+        out.push(`local 127.0.0.0/8 dev lo table local proto kernel scope host src ${local}`);
       else if (Number(len) < 32) out.push(`${formatCidr(c)} dev ${i.name} proto kernel scope link src ${local}`);
       out.push(`local ${local} dev ${i.name} table local proto kernel scope host src ${local}`);
     }
