@@ -24,7 +24,9 @@ export type ClientSees =
   | 'no route to host'
   | 'network unreachable'
   | 'admin prohibited'
-  | 'protocol unreachable';
+  | 'protocol unreachable'
+  /** ICMP "fragmentation needed" (IPv6: packet too big): the packet is larger than a link's MTU and may not be split. */
+  | 'frag needed';
 
 export interface RejectInfo {
   /** The `--reject-with` type (or nft `reject with ...`), e.g. `icmp-host-prohibited`, `tcp-reset`. */
@@ -32,8 +34,8 @@ export interface RejectInfo {
   clientSees: ClientSees;
 }
 
-/** `service`: what kube-proxy should have programmed for a Service (a DNAT for a ClusterIP or NodePort) is absent. */
-export type DecisiveKind = 'rule' | 'policy' | 'route' | 'ipvs' | 'policy-object' | 'missing-data' | 'sysctl' | 'service';
+/** `mtu`: a device's MTU is smaller than the packet. `service`: what kube-proxy should have programmed for a Service (a DNAT for a ClusterIP or NodePort) is absent. */
+export type DecisiveKind = 'rule' | 'policy' | 'route' | 'ipvs' | 'policy-object' | 'missing-data' | 'sysctl' | 'service' | 'mtu';
 
 /**
  * The object that decided. For drop/reject: the rule or policy that dropped. For accept: the rule or policy that ended

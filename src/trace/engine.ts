@@ -144,6 +144,7 @@ export class TraceEngine {
       dst: q.to.ip,
       ...(q.proto === 'icmp' ? {} : { sport: CLIENT_PORT, dport }),
       state: 'new',
+      ...(q.size !== undefined ? { length: q.size } : {}),
     });
   }
 
@@ -205,6 +206,47 @@ export class TraceEngine {
       if (n.addresses.some((a) => a.address === ip && a.ifname !== KUBE_IPVS_DEVICE && a.ifname !== 'lo')) return n;
     }
     return undefined;
+  }
+
+  private mtuOf(node: NodeModel, dev: string): number | undefined {
+    return node.links.find((l) => l.name === dev)?.mtu;
+  }
+
+  /**
+   * A packet larger than the outgoing device's MTU cannot leave with DF set (Linux sets it by default): the sender
+   * gets "fragmentation needed". For an overlay's outer packet the tunnel driver sends that error to the inner
+   * packet's source, so the client learns it.
+   */
+  private tooBigToSend(f: Flight, node: NodeModel, dev: string): Leaf | undefined {
+    const mtu = this.mtuOf(node, dev);
+    if (f.pkt.length === undefined || mtu === undefined || f.pkt.length <= mtu) return undefined;
+    const inner = f.carrying
+      ? ` (a ${f.carrying.mode === 'vxlan' ? 'VXLAN' : 'IP-in-IP'} outer packet: the inner one plus ${f.carrying.mode === 'vxlan' ? 50 : 20} bytes of headers)`
+      : '';
+    this.hop(
+      f,
+      'postrouting',
+      node.name,
+      'reject',
+      `${dev} has MTU ${mtu}: the ${f.pkt.length}-byte packet${inner} does not fit; fragmentation needed`,
+      {
+        out: dev,
+      },
+    );
+    return this.stop(
+      f,
+      'rejected',
+      {
+        node: node.name,
+        kind: 'mtu',
+        table: null,
+        chain: null,
+        index: null,
+        text: `${dev} mtu ${mtu} (packet ${f.pkt.length} bytes)`,
+      },
+      `${node.name}'s ${dev} has MTU ${mtu}, smaller than ${this.what(f)} (${f.pkt.length} bytes)`,
+      f.direction === 'reply' ? 'timeout' : 'frag needed',
+    );
   }
 
   /** Whether an address belongs to the pod network: a pod's, or inside the cluster's pod CIDR or a node's podCIDR. */
@@ -360,7 +402,9 @@ export class TraceEngine {
       const d = b.decisive ? traceDecisive(b.decisive, node.name) : null;
       if (b.verdict === 'drop') {
         this.hop(g, kind, node.name, 'drop', `dropped by ${d ? describeRule(d) : 'a rule'}`, extra);
-        ended.push(this.stop(g, 'dropped', d, `${node.name} drops ${this.what(g)} at ${hook.toUpperCase()}`, 'timeout'));
+        ended.push(
+          this.stop(g, 'dropped', d, `${node.name} drops ${this.what(g)} at ${hook.toUpperCase()}`, 'timeout'),
+        );
       } else if (b.verdict === 'reject') {
         const sees = this.clientSeesReject(g, b.reject?.clientSees ?? 'refused');
         this.hop(
@@ -876,6 +920,8 @@ export class TraceEngine {
 
   private egress(f: Flight, node: NodeModel, r: RouteGetResult & { ok: true }): Leaf[] {
     const kind = this.linkKind(node, r.dev);
+    const tooBig = this.tooBigToSend(f, node, r.dev);
+    if (tooBig) return [tooBig];
     if (kind === 'bridge') return this.deliverPod(f, node, r.dev);
     if (kind === 'vxlan') return this.encapVxlan(f, node, r);
     if (kind === 'ipip') return this.encapIpip(f, node, r);
@@ -887,6 +933,36 @@ export class TraceEngine {
         out: r.dev,
         in: dev,
       });
+      const mtu = this.mtuOf(next, dev);
+      if (f.pkt.length !== undefined && mtu !== undefined && f.pkt.length > mtu) {
+        // A frame larger than the receiving device's MTU is dropped there, silently: a PMTU black hole.
+        this.hop(
+          f,
+          'wire',
+          next.name,
+          'drop',
+          `${dev} on ${next.name} has MTU ${mtu}: the ${f.pkt.length}-byte packet is dropped on arrival`,
+          {
+            in: dev,
+          },
+        );
+        return [
+          this.stop(
+            f,
+            'dropped',
+            {
+              node: next.name,
+              kind: 'mtu',
+              table: null,
+              chain: null,
+              index: null,
+              text: `${dev} mtu ${mtu} (packet ${f.pkt.length} bytes)`,
+            },
+            `${next.name}'s ${dev} (MTU ${mtu}) drops ${this.what(f)} of ${f.pkt.length} bytes without a word: a path-MTU black hole`,
+            'timeout',
+          ),
+        ];
+      }
       return this.enterNode(f, next, dev);
     }
     // Not a node of the bundle.
@@ -1026,6 +1102,8 @@ export class TraceEngine {
       return [this.stop(f, 'uncertain', null, `the source of ${node.name}'s VXLAN packets is not in the bundle`)];
     }
     const outer = makePacket({ proto: 'udp', src: local, dst: vtep.remote, sport: OUTER_PORT, dport: port });
+    // Outer IPv4, UDP and VXLAN headers and the inner Ethernet header.
+    if (f.pkt.length !== undefined) outer.length = f.pkt.length + 50;
     const carrier: Flight = {
       pkt: outer,
       direction: f.direction,
@@ -1054,6 +1132,7 @@ export class TraceEngine {
       return [this.stop(f, 'uncertain', null, `cannot tell where ${node.name}'s IP-in-IP packet goes`)];
     }
     const outer = makePacket({ proto: 4, src: local, dst: remote });
+    if (f.pkt.length !== undefined) outer.length = f.pkt.length + 20;
     const carrier: Flight = {
       pkt: outer,
       direction: f.direction,
@@ -1225,6 +1304,7 @@ export class TraceEngine {
       ...(p.dport !== undefined ? { sport: p.dport } : {}),
       ...(p.sport !== undefined ? { dport: p.sport } : {}),
       ...(p.proto === 6 ? { tcpFlags: 0x12 } : {}),
+      ...(p.proto === 1 && p.length !== undefined ? { length: p.length } : {}),
       ...(p.proto === 1 ? { icmpType: 0, icmpCode: 0 } : p.proto === 58 ? { icmpType: 129, icmpCode: 0 } : {}),
       ...(req.nat.some((n) => n.kind === 'dnat') ? { ctDnat: true } : {}),
       ...(req.nat.some((n) => n.kind === 'snat') ? { ctSnat: true } : {}),

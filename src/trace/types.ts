@@ -32,6 +32,8 @@ export interface TraceQuery {
   from: TraceSource;
   to: TraceTarget;
   proto: TraceProto;
+  /** The IP packet's size in bytes (for MTU questions); unset: a small packet, no MTU checks. */
+  size?: number;
 }
 
 export type HopKind =

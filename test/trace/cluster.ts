@@ -25,6 +25,8 @@ export interface NodeSpec {
   commands?: Record<string, string>;
   /** Extra addresses: [ifname, cidr]. */
   addresses?: [string, string][];
+  /** Device MTUs (default 1500; flannel.1 1450). */
+  mtu?: Record<string, number>;
 }
 
 export interface PodSpec {
@@ -102,7 +104,8 @@ export function buildCluster(
       ),
     ];
     const links = ifaces.map((i) => {
-      const { addr_info: _a, ...link } = i;
+      const { addr_info: _a, ...base } = i;
+      const link = { ...base, mtu: n.mtu?.[i.ifname] ?? (i.ifname === 'flannel.1' ? 1450 : base.mtu) };
       if (i.ifname === 'flannel.1')
         return {
           ...link,

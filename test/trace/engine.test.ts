@@ -157,6 +157,28 @@ describe('trace: pod to pod', () => {
     assert.equal(trace(open, 'pod/default/a', 'pod/default/b:8080').verdict, 'delivered');
   });
 
+  test('MTU: a full-size packet black-holed by a small receiving uplink, and "frag needed" at a small sending one', () => {
+    const c = buildCluster('vxlan', two({ node2: { mtu: { eth0: 1400 } } }), pods);
+    const q = (from: string, to: string, size?: number) => {
+      const query = resolveQuery(c, from, to, 'icmp');
+      if (size) query.size = size;
+      return new TraceEngine(c).trace(query);
+    };
+    assert.equal(q('pod/default/a', 'pod/default/b').verdict, 'delivered', 'small packets pass');
+    assert.equal(q('pod/default/a', 'pod/default/b', 1350).verdict, 'delivered', '1350 + 50 fits 1400');
+    const into = q('pod/default/a', 'pod/default/b', 1450);
+    assert.equal(into.verdict, 'dropped');
+    assert.equal(into.branches[0]?.clientSees, 'timeout');
+    assert.deepEqual({ node: into.decisive?.node, kind: into.decisive?.kind }, { node: 'node2', kind: 'mtu' });
+    const out = q('pod/default/b', 'pod/default/a', 1450);
+    assert.equal(out.verdict, 'rejected');
+    assert.equal(out.branches[0]?.clientSees, 'frag needed');
+    assert.equal(out.decisive?.node, 'node2');
+    // Larger than the overlay device itself: refused before encapsulation, on the sender.
+    const huge = q('pod/default/a', 'pod/default/b', 1451);
+    assert.equal(huge.decisive?.text, 'flannel.1 mtu 1450 (packet 1451 bytes)');
+  });
+
   test('a node missing from the bundle: uncertain, naming it', () => {
     const c = buildCluster('vxlan', two({ node2: { missing: true } }), pods);
     const r = trace(c, 'pod/default/a', 'pod/default/b:8080');

@@ -34,6 +34,8 @@ const MAX_TRIES = 60;
 const NODEPORT_TCP = 30080;
 const NODEPORT_UDP = 30081;
 const ECHO = 8080;
+/** The lab's overlay MTU (flannel.1, pods' eth0). */
+const FULL_SIZE = 1450;
 
 type Proto = 'tcp' | 'udp' | 'icmp';
 /** What a client observes: an answer from a pod (its name), an ICMP echo reply, or a failure class. */
@@ -50,6 +52,8 @@ interface Flow {
   dport?: number;
   /** Nodes the flow involves directly (source, destination, endpoints), for picking fault-crossing flows. */
   nodes: string[];
+  /** IP packet size: a full-size ping with DF set (`ping -M do`), for the path's MTUs. */
+  size?: number;
 }
 
 function failureClass(proto: Proto, sees: string | undefined): Observation {
@@ -72,11 +76,14 @@ function expectedOf(proto: Proto, b: TraceBranch): Observation {
 async function probeOnce(lab: Lab, f: Flow, slow: boolean): Promise<Observation> {
   const wait = slow ? 4 : 1;
   if (f.proto === 'icmp') {
-    const r = await lab.exec(f.runIn, ['ping', '-n', '-c', '1', '-W', String(wait), f.dstIp], {
+    const big = f.size !== undefined ? ['-M', 'do', '-s', String(f.size - 28)] : [];
+    const r = await lab.exec(f.runIn, ['ping', '-n', '-c', '1', '-W', String(wait), ...big, f.dstIp], {
       timeoutMs: wait * 1000 + 3000,
     });
     if (r.status === 0) return 'echo-reply';
-    return /Unreachable|Prohibited|prohibited|unreachable/.test(r.stdout + r.stderr) ? 'icmp-error' : 'timeout';
+    return /Unreachable|Prohibited|prohibited|unreachable|Frag needed|too long/.test(r.stdout + r.stderr)
+      ? 'icmp-error'
+      : 'timeout';
   }
   if (f.proto === 'tcp') {
     const r = await lab.exec(
@@ -197,6 +204,21 @@ function allFlows(lab: Lab): Flow[] {
       });
     }
   }
+  // Full-size packets (1450 bytes: the overlay's MTU) between one pod of each node and one of every other node.
+  const firstEcho = plan.nodes.map((n) => echo.find((p) => p.node === n.name)).filter((p): p is PodPlan => !!p);
+  for (const src of firstEcho)
+    for (const dst of firstEcho)
+      if (src !== dst)
+        flows.push({
+          id: `icmp 1450 bytes ${src.name} -> ${dst.name}`,
+          runIn: src.name,
+          from: podRef(src),
+          to: podRef(dst),
+          proto: 'icmp',
+          dstIp: dst.ip,
+          nodes: [src.node, dst.node],
+          size: FULL_SIZE,
+        });
   for (const node of plan.nodes) {
     for (const dst of echo) {
       for (const proto of ['tcp', 'udp', 'icmp'] as const)
@@ -210,6 +232,19 @@ function allFlows(lab: Lab): Flow[] {
           ...(proto === 'icmp' ? {} : { dport: ECHO }),
           nodes: [node.name, dst.node],
         });
+    }
+    for (const port of svc.ports) {
+      const proto = port.protocol === 'UDP' ? 'udp' : 'tcp';
+      flows.push({
+        id: `${proto} node ${node.name} -> svc/${svc.namespace}/${svc.name}:${port.port}`,
+        runIn: node.name,
+        from: `node/${node.name}`,
+        to: `svc/${svc.namespace}/${svc.name}:${port.port}`,
+        proto,
+        dstIp: svc.clusterIP,
+        dport: port.port,
+        nodes: [node.name, ...epNodes],
+      });
     }
     for (const [proto, port] of [
       ['tcp', NODEPORT_TCP],
@@ -251,7 +286,11 @@ test('trace agrees with real traffic in every lab scenario', async (t) => {
         await lab.collect(bundle);
         const cluster = new ClusterModel(loadBundle(bundle));
         const engine = new TraceEngine(cluster);
-        const traced = flows.map((f) => ({ f, r: engine.trace(resolveQuery(cluster, f.from, f.to, f.proto)) }));
+        const traced = flows.map((f) => {
+          const q = resolveQuery(cluster, f.from, f.to, f.proto);
+          if (f.size !== undefined) q.size = f.size;
+          return { f, r: engine.trace(q) };
+        });
         if (scenario.name === 'healthy') for (const { f, r } of traced) healthyKeys.set(f.id, traceKey(r, f.proto));
         const broken = lab.expected?.brokenNode;
         const chosen =

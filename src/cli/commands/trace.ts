@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { CHECKS } from '../../checks/registry.js';
 import { runChecks } from '../../checks/run.js';
+import { UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/vocabulary.js';
 import { ClusterModel } from '../../model/cluster.js';
 import { formatTraceJson } from '../../report/trace-json.js';
@@ -17,6 +18,7 @@ interface TraceFlags {
   from: string;
   to: string;
   proto: string;
+  size?: string;
   format: 'text' | 'json';
 }
 
@@ -33,6 +35,10 @@ export function registerTrace(program: Command): void {
       'pod/NAMESPACE/NAME[:PORT], svc/NAMESPACE/NAME[:PORT] (the service port), node/NAME[:PORT] (e.g. a NodePort) or IP[:PORT]',
     )
     .addOption(new Option('--proto <proto>', 'protocol').choices(['tcp', 'udp', 'icmp']).default('tcp'))
+    .option(
+      '--size <bytes>',
+      'the IP packet size, to check every link MTU on the path (e.g. 1450 for `ping -M do -s 1422`); default: a small packet',
+    )
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .addHelpText(
       'after',
@@ -45,6 +51,8 @@ Examples:
   # a NodePort on each node, from outside the cluster
   netdoctor trace ./bundle --from 192.168.56.1 --to node/node2:30080
   netdoctor trace ./bundle --from node/node1 --to 10.244.2.3 --proto icmp --format json | jq .verdict
+  # does a full-size packet fit through the overlay? (ping -M do -s 1422 sends 1450 bytes)
+  netdoctor trace ./bundle --from pod/default/a --to pod/default/b --proto icmp --size 1450
 
 Verdicts: delivered, dropped, rejected (with what the client sees: timeout, refused, no route to host, admin
 prohibited) and uncertain (with the rule or data that is missing). The JSON is
@@ -55,6 +63,12 @@ Exit code: 0 delivered on every branch, 1 any branch not delivered, 2 bad input 
     .action((dir: string, flags: TraceFlags) => {
       const cluster = new ClusterModel(loadBundle(dir));
       const query = resolveQuery(cluster, flags.from, flags.to, flags.proto);
+      if (flags.size !== undefined) {
+        const size = Number(flags.size);
+        if (!/^\d+$/.test(flags.size) || size < 28 || size > 65535)
+          throw new UsageError(`--size "${flags.size}" is not an IP packet size (28-65535 bytes)`);
+        query.size = size;
+      }
       const result = new TraceEngine(cluster).trace(query);
       if (result.verdict !== 'delivered') attachFixes(result, runChecks(cluster, CHECKS).findings);
       reportIssues(cluster.allIssues());
