@@ -28,6 +28,7 @@ export function buildProgram(): Command {
       `
 Start here:
   netdoctor diagnose <bundle>                    what is wrong, with evidence and the fix
+  netdoctor trace <bundle> --from A --to B       one packet's path across the cluster, hop by hop
   netdoctor rules eval iptables-save.txt ...     what one node does with one packet
   netdoctor diff <bundle> --all                  which node behaves unlike the others, and how
   netdoctor <command> --help                     each command's options and examples`,

@@ -48,7 +48,7 @@ function hopTable(s: Style, hops: TraceHop[]): string[] {
     `${h.in ?? ''}${h.in || h.out ? '>' : ''}${h.out ?? ''}` || '-',
     h.packet,
     h.result.toUpperCase(),
-    h.detail,
+    h.rewrites?.length ? `${h.detail}; ${h.rewrites.join('; ')}` : h.detail,
   ]);
   const head = [' ', 'DIR', 'NODE', 'HOP', 'IN>OUT', 'PACKET', 'RESULT', 'DETAIL'];
   const widths = head.map((_, i) => Math.max(head[i]?.length ?? 0, ...rows.map((r) => r[i]?.length ?? 0)));

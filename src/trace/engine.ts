@@ -1038,7 +1038,9 @@ export class TraceEngine {
             index: null,
             text: `no kube-proxy rule for ${svc.service.namespace}/${svc.service.name} ${dst}; the route used: ${r.text}`,
           },
-          `${node.name} has no kube-proxy rule (iptables, nftables or IPVS) for ${svc.service.namespace}/${svc.service.name} at ${dst}: is kube-proxy running there?`,
+          f.pkt.proto === 1 || f.pkt.proto === 58
+            ? `a ClusterIP answers only its Service's ports: kube-proxy translates TCP, UDP and SCTP ports, never a ping, so it leaves ${node.name} by ${r.text}`
+            : `${node.name} has no kube-proxy rule (iptables, nftables or IPVS) for ${svc.service.namespace}/${svc.service.name} at ${dst}: is kube-proxy running there?`,
           'timeout',
         ),
       ];

@@ -93,3 +93,10 @@ test('trace: unknown names exit 2 with close matches', () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /not found in the bundle; did you mean/);
 });
+
+test('trace: --size must be an IP packet size (exit 2)', () => {
+  const ex = brokenNodeAndReject();
+  const r = netdoctor(['trace', bundle, '--from', ex.from, '--to', ex.to, '--proto', 'icmp', '--size', '10']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--size "10" is not an IP packet size/);
+});
