@@ -377,7 +377,15 @@ function candidatesOf(a: Side, b: Side): Candidate[] {
 
 const MAX_CLASSES = 96;
 
-function classesFor(cand: Candidate, a: Side, path: Path, context: Rule[], family: 4 | 6): ClassSpec[] {
+function classesFor(
+  cand: Candidate,
+  a: Side,
+  sides: [Side, Side],
+  tables: [NTable | undefined, NTable | undefined],
+  path: Path,
+  context: Rule[],
+  family: 4 | 6,
+): ClassSpec[] {
   const specs = new Map<string, ClassSpec>();
   const add = (s: ClassSpec) => {
     if (specs.size < MAX_CLASSES) specs.set(specKey(s), s);
@@ -393,11 +401,28 @@ function classesFor(cand: Candidate, a: Side, path: Path, context: Rule[], famil
     add(applyValue(base, 'state', 'established'));
   }
   const all = own.flat();
+  const witnesses: ClassSpec[] = [];
   for (const cs of own) {
     let w = base;
     for (const c of cs) w = applyValue(w, c.dim, c.witness);
+    witnesses.push(w);
     add(w);
     for (const c of all) for (const v of c.boundaries) add(applyValue(w, c.dim, v));
+  }
+  // A jump says little by itself (`-j KUBE-SERVICES`): packets that the chain it jumps to acts on, a few of its rules.
+  for (const [k, r] of [cand.a, cand.b].entries()) {
+    const target = r && jumpTarget(r.rule.text);
+    const chain = target ? tables[k]?.table.chains.get(target) : undefined;
+    if (!chain || !r) continue;
+    const picks =
+      chain.rules.length <= 4 ? chain.rules : [...chain.rules.slice(0, 3), chain.rules[chain.rules.length - 1]];
+    const norm = sides[k]?.norm ?? a.norm;
+    for (const t of picks) {
+      let w = witnesses[0] ?? base;
+      for (const c of constraintsOf(normaliseRule(norm, stripRule(t.text, t.chain))))
+        w = applyValue(w, c.dim, c.witness);
+      add(w);
+    }
   }
   return [...specs.values()];
 }
@@ -603,7 +628,7 @@ export function diffNetfilter(nodeA: NodeModel, normA: Normaliser, nodeB: NodeMo
     const family: 4 | 6 = table?.family === 'ip6' ? 6 : 4;
     for (const path of paths) {
       const ctxSide = cand.aChain ? a : b;
-      for (const spec of classesFor(cand, ctxSide, path, context, family)) {
+      for (const spec of classesFor(cand, ctxSide, [a, b], [ta, tb], path, context, family)) {
         const oa = evaluate(a, spec, path, cand.a?.rule);
         const ob = evaluate(b, spec, path, cand.b?.rule);
         if (!oa || !ob) continue;

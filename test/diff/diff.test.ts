@@ -240,6 +240,26 @@ test('ip6tables: IPv6 packets are asked of IPv6 tables', () => {
   );
 });
 
+test("a node without kube-proxy's jump: the Services behind it are the classes, not just any packet", () => {
+  const kube = (jump: boolean) =>
+    [
+      '*nat',
+      ':PREROUTING ACCEPT [0:0]',
+      ':INPUT ACCEPT [0:0]',
+      ':OUTPUT ACCEPT [0:0]',
+      ':POSTROUTING ACCEPT [0:0]',
+      ':KUBE-SERVICES - [0:0]',
+      ...(jump ? ['-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES'] : []),
+      '-A KUBE-SERVICES -d 10.96.0.10/32 -p udp -m udp --dport 53 -j DNAT --to-destination 10.244.1.5:53',
+      'COMMIT',
+      '',
+    ].join('\n');
+  const r = pair(flannelCluster(2, { 2: { rules: kube(false) } }, { rules: kube(true) }));
+  assert.deepEqual(kinds(r), ['netfilter-rule']);
+  assert.match(r.differences[0]?.title ?? '', /^PREROUTING → KUBE-SERVICES only on node1: /);
+  assert.ok(r.differences[0]?.classes.some((c) => c.packet === 'udp/53 NEW to 10.96.0.10' && c.a.dnat && !c.b.dnat));
+});
+
 describe('node state', () => {
   test('sysctls: ip_forward and bridge-nf-call-iptables, with both values', () => {
     const c = flannelCluster(2, {
