@@ -126,6 +126,10 @@ export class TraceEngine {
       const replies = this.reply(q, leaf);
       for (const r of replies) branches.push(this.branchOf(r, endpoint));
     }
+    // A Service without usable endpoints is named as such (its selector matches nothing, or nothing is ready).
+    const empty = q.to.kind === 'service' ? q.to.notes.filter((n) => /no endpoints|no ready endpoint/.test(n)) : [];
+    if (empty.length)
+      for (const b of branches) if (b.verdict !== 'delivered') b.reason = `${b.reason}; ${empty.join('; ')}`;
     const rank = (o: Outcome) => (o === 'delivered' ? 0 : o === 'uncertain' ? 1 : 2);
     let worst = branches[0] as TraceBranch;
     for (const b of branches) if (rank(b.verdict) > rank(worst.verdict)) worst = b;

@@ -232,6 +232,10 @@ describe('trace: services', () => {
     assert.equal(r.verdict, 'rejected');
     assert.equal(r.branches[0]?.clientSees, 'refused');
     assert.match(r.decisive?.text ?? '', /has no endpoints/);
+    assert.match(
+      r.branches[0]?.reason ?? '',
+      /service default\/web has no endpoints: its selector matches no pod|no ready endpoint/,
+    );
     const q = resolveQuery(c, 'pod/default/a', 'svc/default/web:80', 'tcp');
     assert.ok(q.to.kind === 'service' && q.to.notes.some((n) => /no ready endpoint|no endpoints/.test(n)));
   });
