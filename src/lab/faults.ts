@@ -141,7 +141,9 @@ export function planSeed001(
       `pods on ${broken.name} and pods on ${victim.name} cannot talk (${broken.name} ARPs for them on eth0: ` +
       'No route to host); every other pair flows',
     findings: [{ check: 'pod-cidr-overlap', node: broken.name, evidence: [address, victim.podCIDR] }],
-    also: ['overlay-route-missing', 'cluster-dns-unreachable'],
+    // True consequences: the victim's subnet is routed out of eth0 (a wrong route), and strict rp_filter drops the
+    // victim's packets arriving on flannel.1 since the way back is eth0.
+    also: ['overlay-route-missing', 'overlay-route-stale', 'rp-filter-strict', 'cluster-dns-unreachable'],
     fix: [
       `ip addr del ${address} dev eth0`,
       `ip route add ${overlayRoute(victim)}`,
@@ -215,13 +217,16 @@ export function planSeed002(plan: LabPlan, seed: number, twin: boolean): FaultPl
     ...b,
     summary:
       `NetworkManager manages cni0 and flannel.1 on ${broken.name} (no unmanaged-devices file): flannel.1 lost ` +
-      `${broken.flannelIP} (now local on lo) and the routes to ${peers.map((p) => p.podCIDR).join(', ')}; kubelet's ` +
+      `${broken.flannelIP} (now local on lo; the kernel flushed flannel.1's neighbours with it) and the routes to ` +
+      `${peers.map((p) => p.podCIDR).join(', ')}; kubelet's ` +
       `cluster domain is ${SEED_002_DOMAIN}, CoreDNS serves ${plan.clusterDomain}`,
     symptom:
       `pods on ${broken.name} and pods on ${peers.map((p) => p.name).join(', ')} cannot reach each other; ` +
       `names under ${SEED_002_DOMAIN} do not resolve`,
     findings,
-    also: ['cluster-dns-unreachable'],
+    // True consequences: removing flannel.1's last address makes the kernel flush its neighbours (the peers' VTEP
+    // entries), and with no route back over flannel.1 strict rp_filter drops what peers send.
+    also: ['vxlan-peer-mismatch', 'rp-filter-strict', 'cluster-dns-unreachable'],
     fix: [
       `cat > /etc/NetworkManager/conf.d/k8s.conf << 'EOF'\n${NM_UNMANAGED_CONF}EOF`,
       'systemctl restart NetworkManager',

@@ -591,8 +591,12 @@ function sysctlScript(values: readonly [string, string][]): string {
 /** The ip commands that put a node's links, addresses, routes and neighbours back as the healthy lab has them. */
 function healthyNodeIp(plan: LabPlan, n: NodePlan): string[] {
   const peers = plan.nodes.filter((p) => p !== n);
+  const veths = plan.pods.filter((p) => p.node === n.name).map((p) => p.hostVeth);
   return [
     'link set dev eth0 mtu 1500',
+    `link set dev flannel.1 mtu ${VXLAN_MTU}`,
+    ...veths.map((v) => `link set dev ${v} mtu ${VXLAN_MTU}`),
+    `link set dev cni0 mtu ${VXLAN_MTU}`,
     `route replace default via ${plan.underlay.gateway} dev eth0`,
     `addr replace ${n.flannelIP}/32 dev flannel.1`,
     `addr replace ${n.gateway}/24 dev cni0`,
@@ -604,7 +608,7 @@ function healthyNodeIp(plan: LabPlan, n: NodePlan): string[] {
 }
 
 /**
- * Puts every node back as the healthy lab built it: sysctls, eth0 (MTU, only the node address), flannel.1's address
+ * Puts every node back as the healthy lab built it: sysctls, MTUs, eth0 (only the node address), flannel.1's address
  * and routes (nothing else on flannel.1), the flannel address off lo, neighbours and fdb entries of the peers; and the
  * pods' route caches flushed (learned path MTUs). Idempotent.
  */

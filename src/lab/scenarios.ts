@@ -89,8 +89,9 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
     description:
       'NetworkManager (which cannot run in the lab: its effects are made with `ip`) manages cni0 and flannel.1 on\n' +
       'one node, whose NetworkManager config lacks the unmanaged-devices file the other nodes have. It took\n' +
-      "flannel.1's address (the flannel address now is a local route on lo) and flushed flannel's routes to the\n" +
-      'other nodes. kubelet runs with clusterDomain cluster1.local while CoreDNS serves cluster.local.',
+      "flannel.1's address (the flannel address now is a local route on lo; the kernel flushed flannel.1's\n" +
+      "neighbours with it) and flushed flannel's routes to the other nodes. kubelet runs with clusterDomain\n" +
+      'cluster1.local while CoreDNS serves cluster.local.',
     symptom:
       "pods on the broken node and pods on other nodes cannot reach each other (no route: packets leave by the\ndefault route and die on the underlay); names under cluster1.local (the pods' search domain) do not resolve",
   },
@@ -144,7 +145,9 @@ export type ExpectedCheck =
   | 'bridge-subnet-mismatch'
   | 'kube-proxy-missing-on-node'
   | 'mtu-mismatch'
-  | 'cluster-dns-unreachable';
+  | 'cluster-dns-unreachable'
+  | 'vxlan-peer-mismatch'
+  | 'rp-filter-strict';
 
 /** One finding a correct diagnosis must give. */
 export interface ExpectedFinding {
