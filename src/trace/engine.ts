@@ -1354,8 +1354,21 @@ export class TraceEngine {
     return { ip: at.ip, ...port };
   }
 
-  private branchOf(leaf: Leaf, endpoint: TraceEndpointReached | undefined): TraceBranch {
+  private branchOf(leaf: Leaf, reached: TraceEndpointReached | undefined): TraceBranch {
     const f = leaf.flight;
+    // A branch that died after a Service's DNAT is still about the endpoint it was sent to.
+    let endpoint = reached;
+    const dnat = [...f.nat].reverse().find((n) => n.kind === 'dnat');
+    if (!endpoint && dnat) {
+      const ip = ipText(dnat.to.ip);
+      const pod = podByIp(this.cluster, ip);
+      endpoint = {
+        ip,
+        ...(dnat.to.port !== undefined ? { port: dnat.to.port } : {}),
+        ...(pod ? { pod: `${pod.namespace}/${pod.name}` } : {}),
+        ...(pod?.nodeName ? { node: pod.nodeName } : {}),
+      };
+    }
     const base = {
       choices: f.choices,
       hops: f.hops,

@@ -69,7 +69,7 @@ export interface TraceHop {
   node: string | null;
   in?: string;
   out?: string;
-  /** The packet as the hop sees it: `tcp 10.244.1.2:40000 > 10.96.0.5:80 NEW`. */
+  /** The packet as it leaves the hop (after its rewrites): `tcp 10.244.1.2:40000 > 10.96.0.5:80 NEW`. */
   packet: string;
   result: HopResult;
   /** One line for people. */
