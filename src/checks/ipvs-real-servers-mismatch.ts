@@ -49,7 +49,7 @@ function endpointEvidence(svc: ServiceInfo, port: ResolvedServicePort): Evidence
     kind: 'endpoints',
     object: `${src?.kind ?? 'Endpoints'} ${svc.namespace}/${src?.name ?? svc.name}`,
     text: `${src?.kind ?? 'Endpoints'} ${svc.namespace}/${src?.name ?? svc.name} (port ${port.name || port.port}/${port.protocol}): ${list}`,
-    detail: `${port.endpoints.filter((e) => e.ready).length} ready endpoints`,
+    detail: `${port.endpoints.filter((e) => e.ready).length} ready endpoint${port.endpoints.filter((e) => e.ready).length === 1 ? '' : 's'}`,
   };
 }
 
@@ -187,7 +187,7 @@ rebuilds the table), and fix why it stopped (see kube-proxy-known-bug).`,
           title,
           detail:
             `The Service ${svc.namespace}/${svc.name} port ${port.port}/${port.protocol} has ${ready.length} ready endpoint${ready.length === 1 ? '' : 's'}` +
-            ` (${ready.map((e) => ep(e.ip, e.port)).join(', ') || 'none'}), but the IPVS table of ${nodes.join(', ')} does not send to them: ` +
+            ` (${ready.map((e) => ep(e.ip, e.port)).join(', ') || 'none'}), but the IPVS table of ${nodes.join(', ')} does not send to ${ready.length === 1 ? 'it' : 'them'}: ` +
             problems
               .map((p) =>
                 !p.vs

@@ -88,12 +88,29 @@ iptables mode. The table of bugs lives in src/model/kube-proxy-bugs.ts.`,
           .filter((r) => r.fixed !== undefined)
           .map((r) => `${r.minor}.${r.fixed}`)
           .join(', ');
-        const evidence: Evidence[] = seen.map((v) => ({
-          kind: 'version',
-          ...(v.node ? { node: v.node } : {}),
-          text: v.source,
-          detail: `kube-proxy ${key}: affected by ${bug.id} (${range.minor}.${range.from}${range.fixed !== undefined ? ` to ${range.minor}.${range.fixed - 1}` : ' and later'})`,
-        }));
+        const affected = `kube-proxy ${key}: affected by ${bug.id} (${range.minor}.${range.from}${range.fixed !== undefined ? ` to ${range.minor}.${range.fixed - 1}` : ' and later'})`;
+        // One line per kind of source: the DaemonSet, its pods, the Nodes, the processes.
+        const evidence: Evidence[] = [];
+        for (const kind of ['DaemonSet', 'Pod', 'Node', 'process'] as const) {
+          const of = seen.filter((v) =>
+            kind === 'process' ? / process \d+:/.test(v.source) : v.source.startsWith(`${kind} `),
+          );
+          if (of.length === 0) continue;
+          if (of.length === 1 || kind === 'DaemonSet')
+            for (const v of of)
+              evidence.push({ kind: 'version', ...(v.node ? { node: v.node } : {}), text: v.source, detail: affected });
+          else
+            evidence.push({
+              kind: 'version',
+              text:
+                kind === 'Pod'
+                  ? `${of.length} kube-proxy pods (${of.map((v) => v.source.split(' ')[1]).join(', ')}) run ${first.text}`
+                  : kind === 'Node'
+                    ? `${of.length} Nodes (${of.map((v) => v.node).join(', ')}) report status.nodeInfo.kubeProxyVersion ${first.text}`
+                    : `${of.length} kube-proxy processes (${of.map((v) => v.node).join(', ')}) run ${first.text}`,
+              detail: affected,
+            });
+        }
         if (mode) evidence.push({ kind: 'config', text: mode.source, detail: `kube-proxy mode ${mode.mode}` });
         // The symptom, when the IPVS tables show it: virtual services without a real server.
         if (bug.mode === 'ipvs')
@@ -117,7 +134,12 @@ iptables mode. The table of bugs lives in src/model/kube-proxy-bugs.ts.`,
             `kube-proxy ${key}${bug.mode ? (modeKnown ? ` runs in ${mode?.mode} mode and` : ` (the bug needs ${bug.mode} mode, which the bundle does not show)`) : ''} is affected by ${bug.id} (${bug.url}): ${bug.symptom}. ` +
             `Fixed in ${fixedList}. Confirm: ${bug.confirm}. Workaround: ${bug.workaround}.`,
           evidence,
-          fix: [...(fixedTag ? upgradeCommands(cluster, fixedTag, seen) : []), ...bug.workaroundCommands],
+          fix: [
+            ...(fixedTag ? upgradeCommands(cluster, fixedTag, seen) : []),
+            ...bug.workaroundCommands.map((c, i) =>
+              i === 0 ? `${c}  # or, until you can upgrade: the workaround` : c,
+            ),
+          ],
         });
       }
     }

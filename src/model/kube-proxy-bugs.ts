@@ -53,7 +53,7 @@ export const KNOWN_PROXY_BUGS: readonly KnownProxyBug[] = [
       'until kube-proxy is upgraded, run it in iptables mode (a restart of the kube-proxy pods resyncs IPVS at once, but the deadlock comes back)',
     workaroundCommands: [
       "kubectl -n kube-system get configmap kube-proxy -o yaml | sed 's/^\\( *\\)mode: .*/\\1mode: iptables/' | kubectl apply -f -",
-      'kubectl -n kube-system rollout restart daemonset kube-proxy',
+      'kubectl -n kube-system delete pods -l k8s-app=kube-proxy  # the DaemonSet starts them again with the new mode',
       'ipvsadm --clear  # on each node, once kube-proxy runs in iptables mode',
     ],
   },
