@@ -8,15 +8,13 @@ import type { ClusterModel, NodeModel } from '../model/cluster.js';
 import { flannelLeases, leaseOf, restartFlannel, runsFlannel, subnetEnv } from '../model/flannel.js';
 import { podBridges } from '../model/pod-network.js';
 import { defineCheck } from './define.js';
-import { restartRuntime } from './flannel-lease-missing.js';
 
-function bridgeFix(cluster: ClusterModel, node: NodeModel, bridge: string): string[] {
+function bridgeFix(node: NodeModel, bridge: string): string[] {
   if (bridge === 'docker0') return ['systemctl restart docker'];
   // The CNI bridge plugin refuses a bridge that has another address ("cni0 already has an IP address different
   // from ..."): delete it; it is re-created on the right subnet with the next pod, so the node's pods are re-created.
   return [
     `ip link delete ${bridge}`,
-    restartRuntime(cluster, node),
     `kubectl delete pod --all-namespaces --field-selector spec.nodeName=${node.name}`,
   ];
 }
@@ -94,7 +92,7 @@ subnet.env is stale, then restart the runtime (docker0) or delete cni0 so it is 
                   : []),
             ].join('; '),
           });
-          for (const f of bridgeFix(cluster, node, b.name)) fix.push(f);
+          for (const f of bridgeFix(node, b.name)) fix.push(f);
         }
       if (bad.length === 0 && !envStale) continue;
       if (envStale || (leases && !lease)) fix.unshift(restartFlannel(cluster, node));

@@ -36,8 +36,8 @@ flannel (subnet.env, flannel.1, flanneld, or a flannel pod) without one, with wh
 
 Confirm by hand: \`etcdctl ls /coreos.com/network/subnets\` (v2) or \`etcdctl get --prefix /coreos.com/network/subnets\`;
 \`kubectl get node <node> -o jsonpath='{.spec.podCIDR}'\`. Fix: restart flannel on the node so it acquires a lease,
-then restart the container runtime so the bridge (docker0/cni0) moves to the new subnet (and pods get addresses in
-it).`,
+then, with Docker, restart it so docker0 moves to the new subnet (seed 004); a cni0 left on the old subnet is
+bridge-subnet-mismatch's finding once flannel has its lease.`,
   run(cluster: ClusterModel, { emit }) {
     const leases = flannelLeases(cluster);
     if (!leases) return;
@@ -96,7 +96,10 @@ it).`,
               `kubectl get node ${node.name} -o jsonpath='{.spec.podCIDR}'   # empty: kube-controller-manager needs --allocate-node-cidrs=true --cluster-cidr`,
               restartFlannel(cluster, node),
             ]
-          : [restartFlannel(cluster, node), restartRuntime(cluster, node)],
+          : [
+              restartFlannel(cluster, node),
+              ...(restartRuntime(cluster, node) === 'systemctl restart docker' ? ['systemctl restart docker'] : []),
+            ],
       });
     }
   },

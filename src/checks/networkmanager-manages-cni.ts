@@ -114,7 +114,10 @@ Confirm by hand: \`nmcli device status\` — cni0 and flannel.1 must say "unmana
           `NetworkManager runs on ${node.name} (${running.evidence}) and ${strong ? 'manages' : 'may take over'} the CNI's devices: ` +
           'it re-applies its own idea of their addresses and routes and, when it restarts or reconnects, drops the routes ' +
           'flannel/Calico wrote — cross-node pod traffic and DNS then time out (seed 002).',
-        evidence: [{ kind: 'process', node: node.name, text: running.evidence }, ...managed.map((m) => m.evidence)],
+        evidence: [
+          { kind: 'process', node: node.name, text: running.evidence.replace(/^process: /, '') },
+          ...managed.map((m) => m.evidence),
+        ],
         fix: [
           `printf '[keyfile]\\nunmanaged-devices=${specs.join(';')}\\n' > ${CONF}`,
           'systemctl reload NetworkManager',

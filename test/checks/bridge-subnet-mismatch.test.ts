@@ -69,11 +69,7 @@ const rows: Row[] = [
       node: N1.name,
       device: 'cni0',
       detail: /^not in its lease 10\.187\.1\.0\/24/,
-      fix: [
-        'ip link delete cni0',
-        'systemctl restart containerd',
-        'kubectl delete pod --all-namespaces --field-selector spec.nodeName=172.31.159.20',
-      ],
+      fix: ['ip link delete cni0', 'kubectl delete pod --all-namespaces --field-selector spec.nodeName=172.31.159.20'],
     },
   },
   {
