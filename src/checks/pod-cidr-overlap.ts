@@ -123,7 +123,7 @@ moving it means re-creating the nodes' pod subnets.`,
           address: h.host.address,
           cidr: formatCidr(h.host.net),
           text: `${h.host.device} ${h.host.address}/${h.host.net.prefix} (network ${formatCidr(h.host.net)})`,
-          detail: `overlaps the pod prefix ${h.pod.text} (${h.pod.source})${cidrContains(h.pod.cidr, { family: 4, value: h.host.net.network }) && h.pod.cidr.prefix <= h.host.net.prefix ? `: the whole network is inside the pod range` : ''}`,
+          detail: `overlaps the pod prefix ${h.pod.text}${cidrContains(h.pod.cidr, { family: 4, value: h.host.net.network }) && h.pod.cidr.prefix <= h.host.net.prefix ? `: the whole network is inside the pod range` : ''}`,
         });
       }
       for (const p of [...new Set(hits.map((h) => h.pod))]) evidence.push(podEvidence(p));
