@@ -213,6 +213,7 @@ export function kubeProxyPresence(cluster: ClusterModel, node: NodeModel): Proxy
     if (rules > 0) signs.push(`${node.name}: ${rules} rules in nat KUBE-SERVICES`);
     else absent.push(`no rules in a nat KUBE-SERVICES chain on ${node.name}`);
     if (hasKubeProxyNftTable(node)) signs.push(`${node.name}: nft table kube-proxy`);
+    else absent.push(`no nft table kube-proxy on ${node.name}`);
   }
   const ipvs = ipvsTable(node);
   if (ipvs && ipvs.services.length > 0) signs.push(`${node.name}: ${ipvs.services.length} IPVS virtual services`);

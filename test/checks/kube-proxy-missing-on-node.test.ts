@@ -69,6 +69,7 @@ test('seed 004: the master has no kube-proxy (systemd installs, IPVS elsewhere),
   assert.deepEqual(absent, [
     'no kube-proxy process on mcwk8s03',
     'no rules in a nat KUBE-SERVICES chain on mcwk8s03',
+    'no nft table kube-proxy on mcwk8s03',
     'IPVS table on mcwk8s03 is empty',
   ]);
   const present = x?.evidence.filter((e) => e.kind === 'present');
