@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { KubeApi, loadKubeConfig } from '../../src/live/api.js';
 import { listAll, readClusterObjects } from '../../src/live/objects.js';
 import { repoRoot } from '../support/paths.js';
 import { type FakeApiOptions, FakeApiServer, kubeconfigFor } from './fake-apiserver.js';
+import { RBAC_NAMESPACE, rbacAuthorizer } from './rbac.js';
 import { netdoctorAsync } from './run-cli.js';
 
 const TOKEN = 'token-of-netdoctor';
@@ -291,5 +292,37 @@ test('bad input: one clear line each', async (t) => {
         ['users-pod'],
       );
     });
+  });
+});
+
+test('deploy/rbac.yaml grants what a live run uses; without its pods/exec rule the run names what is missing', async () => {
+  const api = rbacAuthorizer();
+  // The namespace exists, as deploy/rbac.yaml creates it.
+  const ns = RBAC_NAMESPACE;
+  await withFake({ objects: [...objects, ns], authorize: api }, async (fake, kc, dir) => {
+    const r = await netdoctorAsync(['collect', '--live', '--kubeconfig', kc, '-o', join(dir, 'b'), '--timeout', '20s']);
+    assert.doesNotMatch(r.stderr, /RBAC denied|forbidden/, r.stderr);
+    // The exec itself ran (into node namespaces that do not exist here, so the nodes fail after RBAC let them in).
+    assert.equal(fake.requests.filter((q) => q.startsWith('UPGRADE ')).length, nodeNames.length);
+    assert.ok(fake.requests.some((q) => q === 'GET /api/v1/namespaces/kube-system/configmaps/kube-proxy'));
+    assert.deepEqual(fake.pods('netdoctor'), []);
+  });
+  const noExec = rbacAuthorizer((rule) => rule.resources.includes('pods/exec'));
+  await withFake({ objects: [...objects, ns], authorize: noExec }, async (_fake, kc, dir) => {
+    const r = await netdoctorAsync([
+      'collect',
+      '--live',
+      '--kubeconfig',
+      kc,
+      '-o',
+      join(dir, 'b'),
+      '--nodes',
+      nodeNames[0] as string,
+    ]);
+    assert.equal(r.status, 1);
+    assert.match(
+      r.stderr,
+      /FAILED: RBAC denied: pods "netdoctor-[^"]+" is forbidden: .* cannot create resource "pods\/exec" .*\(netdoctor needs "create" on pods\/exec; see deploy\/rbac\.yaml\)/,
+    );
   });
 });

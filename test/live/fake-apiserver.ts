@@ -47,6 +47,8 @@ export interface FakeApiOptions {
    * does not separate (e.g. a `ps` listing the node's daemons, as a hostPID pod sees them).
    */
   nodePath?: Map<string, string>;
+  /** An authorizer (like RBAC): false is a 403. Checked after `deny`. */
+  authorize?: (a: { verb: string; resource: string; group: string; namespace?: string; name?: string }) => boolean;
   /** Verb/resource pairs the user may not use. */
   deny?: Denial[];
   /** Serve no EndpointSlices (a server before 1.17). */
@@ -308,10 +310,12 @@ export class FakeApiServer {
   }
 
   private denied(verb: string, resource: string, ns: string | undefined, name?: string): Obj | undefined {
-    if (!this.o.deny?.some((d) => d.verb === verb && d.resource === resource)) return undefined;
     const [base, sub] = resource.split('/');
     const r = RESOURCES.find((x) => x.name === base);
     const group = r?.group ?? '';
+    const listed = this.o.deny?.some((d) => d.verb === verb && d.resource === resource);
+    const allowed = this.o.authorize?.({ verb, resource, group, namespace: ns, name }) ?? true;
+    if (!listed && allowed) return undefined;
     const scope = ns ? `in the namespace "${ns}"` : 'at the cluster scope';
     const subject = name ? `${base} "${name}"` : base;
     return status(

@@ -16,6 +16,7 @@ import type { NodeSnapshot } from '../../src/snapshot/schema.js';
 import { needsRoot } from '../support/netns.js';
 import { repoRoot } from '../support/paths.js';
 import { type FakeApiOptions, FakeApiServer, kubeconfigFor } from './fake-apiserver.js';
+import { RBAC_NAMESPACE, rbacAuthorizer } from './rbac.js';
 import { netdoctorAsync } from './run-cli.js';
 
 const cli = join(repoRoot, 'src', 'cli', 'main.ts');
@@ -79,7 +80,9 @@ test("diagnose --live on the lab's seed-000 gives the offline bundle's findings"
       nodePath.set(node.name, bin);
     }
     const opts: FakeApiOptions = {
-      objects: (lab.clusterList() as { items: FakeApiOptions['objects'] }).items,
+      // With exactly the permissions of deploy/rbac.yaml.
+      objects: [...(lab.clusterList() as { items: FakeApiOptions['objects'] }).items, RBAC_NAMESPACE],
+      authorize: rbacAuthorizer(),
       nodeNetns: new Map(lab.plan.nodes.map((n) => [n.name, n.netns])),
       nodeRoots,
       nodePath,
