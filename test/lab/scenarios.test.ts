@@ -22,6 +22,8 @@ import { needsRoot } from '../support/netns.js';
 import { assertDiagnosis, diagnose, type Finding } from './diagnosis.js';
 
 const LAB_SEED = 21;
+/** FULL=1: every broken node and variant, not one seed per scenario. */
+const FULL = process.env.FULL === '1';
 
 /** Runs a finding's runnable fix lines (sysctl -w, ip ...) verbatim in a node's namespace; returns them. */
 async function runFix(lab: Lab, node: string, f: Finding | undefined, what: RegExp): Promise<string[]> {
@@ -128,19 +130,29 @@ async function fingerprint(lab: Lab): Promise<Record<string, string>> {
   return out;
 }
 
-/** A seed whose broken node differs from the example bundle's (so tests and examples cover different nodes). */
-function seedFor(scenario: ScenarioName, accept: (f: OtherFault) => boolean = () => true): number {
+/**
+ * Seeds for a scenario: the first whose broken node differs from the example bundle's (so tests and examples cover
+ * different nodes); with FULL=1 also one for every other broken node and variant the seeds reach.
+ */
+function seedsFor(scenario: ScenarioName, accept: (f: OtherFault) => boolean = () => true): number[] {
   const ex = LAB_EXAMPLES.find((e) => e.scenario === scenario);
   const exBroken = ex
     ? (planFault(buildPlan({ nodes: ex.nodes, seed: ex.seed, prefix: 'x' }), scenario, ex.seed)?.expected.brokenNode ??
       '')
     : '';
   const plan = buildPlan({ nodes: 3, seed: LAB_SEED, prefix: 'x' });
+  const key = (f: OtherFault) => `${f.brokenNode} ${f.facts.where ?? ''} ${f.facts.victim ?? ''}`;
+  const seeds: number[] = [];
+  const seen = new Set<string>();
   for (let seed = 1; seed < 200; seed++) {
     const f = planFault(plan, scenario, seed)?.expected as OtherFault;
-    if (f.brokenNode !== exBroken && accept(f)) return seed;
+    if (seeds.length === 0 ? f.brokenNode !== exBroken && accept(f) : FULL && !seen.has(key(f))) {
+      seeds.push(seed);
+      seen.add(key(f));
+    }
   }
-  throw new Error(`no seed for ${scenario}`);
+  if (seeds.length === 0) throw new Error(`no seed for ${scenario}`);
+  return seeds;
 }
 
 test('lab scenarios of seeds 001, 002, 004 and the MTU overlay: symptom, diagnosis, fix, revert', async (t) => {
@@ -155,6 +167,17 @@ test('lab scenarios of seeds 001, 002, 004 and the MTU overlay: symptom, diagnos
 
     /** Injects, shows the symptom, diagnoses, fixes and reverts one scenario, each step a subtest. */
     const scenario = async (
+      name: ScenarioName,
+      seeds: number[],
+      steps: {
+        symptom: (ex: OtherFault) => Promise<void>;
+        fix: (ex: OtherFault, d: { findings: Finding[] }) => Promise<void>;
+        healed: (ex: OtherFault) => Promise<void>;
+      },
+    ) => {
+      for (const seed of seeds) await one(name, seed, steps);
+    };
+    const one = async (
       name: ScenarioName,
       seed: number,
       steps: {
@@ -201,7 +224,7 @@ test('lab scenarios of seeds 001, 002, 004 and the MTU overlay: symptom, diagnos
     // seed 001: ip_forward (a per-interface variant here; the example bundle has the global one).
     await scenario(
       'seed-001-ip-forward',
-      seedFor('seed-001-ip-forward', (f) => f.facts.where !== 'all'),
+      seedsFor('seed-001-ip-forward', (f) => f.facts.where !== 'all'),
       {
         symptom: async (ex) => {
           const key = ex.facts.sysctl as string;
@@ -218,7 +241,7 @@ test('lab scenarios of seeds 001, 002, 004 and the MTU overlay: symptom, diagnos
       },
     );
 
-    await scenario('seed-001-bridge-nf', seedFor('seed-001-bridge-nf'), {
+    await scenario('seed-001-bridge-nf', seedsFor('seed-001-bridge-nf'), {
       symptom: async (ex) => {
         const [client, sibling] = ex.facts.pods as [string, string];
         const siblingIP = lab.pod(sibling).ip;
@@ -251,7 +274,7 @@ test('lab scenarios of seeds 001, 002, 004 and the MTU overlay: symptom, diagnos
       },
     });
 
-    await scenario('seed-001-cidr-overlap', seedFor('seed-001-cidr-overlap'), {
+    await scenario('seed-001-cidr-overlap', seedsFor('seed-001-cidr-overlap'), {
       symptom: async (ex) => {
         const victim = ex.facts.victim as string;
         const third = ex.healthyNodes.find((n) => n !== victim) as string;
@@ -316,7 +339,7 @@ test('lab scenarios of seeds 001, 002, 004 and the MTU overlay: symptom, diagnos
       assert.equal(answer === echo, want, `${name} from ${client.name}: ${answer}`);
     };
 
-    await scenario('seed-002-networkmanager', seedFor('seed-002-networkmanager'), {
+    await scenario('seed-002-networkmanager', seedsFor('seed-002-networkmanager'), {
       symptom: async (ex) => {
         await crossing(ex, false);
         const r = await lab.exec(ex.brokenNode, ['ip', 'route', 'get', ex.facts.flannelIP as string]);
@@ -353,7 +376,7 @@ test('lab scenarios of seeds 001, 002, 004 and the MTU overlay: symptom, diagnos
       },
     });
 
-    await scenario('seed-004-flannel-lease', seedFor('seed-004-flannel-lease'), {
+    await scenario('seed-004-flannel-lease', seedsFor('seed-004-flannel-lease'), {
       symptom: async (ex) => {
         const etcd = lab.etcd;
         assert.ok(etcd, 'etcd runs');
@@ -403,7 +426,7 @@ test('lab scenarios of seeds 001, 002, 004 and the MTU overlay: symptom, diagnos
       },
     });
 
-    await scenario('mtu-overlay', seedFor('mtu-overlay'), {
+    await scenario('mtu-overlay', seedsFor('mtu-overlay'), {
       symptom: async (ex) => {
         const [a, b] = ex.healthyNodes as [string, string];
         const big = ['-M', 'do', '-s', '1400'];

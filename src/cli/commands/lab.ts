@@ -99,7 +99,10 @@ export function registerLab(program: Command): void {
     .description("Build a lab and inject the scenario's fault.")
     .argument('<scenario>', `one of: ${SCENARIOS.map((s) => s.name).join(', ')}`)
     .option('--nodes <n>', `number of nodes (2-${MAX_NODES})`, '3')
-    .option('--seed <n>', 'picks the broken node, the firewall layout and the reject type (default: random)')
+    .option(
+      '--seed <n>',
+      "picks the broken node and the fault's details (firewall layout, sysctl, subnets; default: random)",
+    )
     .addOption(stateOption())
     .addHelpText(
       'after',
