@@ -210,6 +210,27 @@ describe('trace: services', () => {
     assert.match(last?.packet ?? '', /^tcp 10\.96\.0\.20:80 > /);
   });
 
+  test('bridge-nf-call-iptables=0: the reply of a same-node endpoint skips conntrack, the DNAT is not undone', () => {
+    const local = { ...svc, endpoints: ['w1'] };
+    const oneEp = rules([], kubeProxyNat('10.96.0.20', 80, [podIp(1, 3)], 8080), {
+      nat: ['KUBE-SERVICES', 'KUBE-SVC-WEB', 'KUBE-SEP-0'],
+    });
+    const off = buildCluster(
+      'vxlan',
+      two({ node1: { iptables: oneEp, sysctl: { 'net.bridge.bridge-nf-call-iptables': '0' } } }),
+      webPods,
+      [local],
+    );
+    const r = trace(off, 'pod/default/a', 'svc/default/web:80');
+    assert.equal(r.verdict, 'dropped');
+    assert.deepEqual(
+      { kind: r.decisive?.kind, text: r.decisive?.text, dir: r.hops.find((h) => h.decisive)?.direction },
+      { kind: 'sysctl', text: 'net.bridge.bridge-nf-call-iptables=0', dir: 'reply' },
+    );
+    const on = buildCluster('vxlan', two({ node1: { iptables: oneEp } }), webPods, [local]);
+    assert.equal(trace(on, 'pod/default/a', 'svc/default/web:80').verdict, 'delivered');
+  });
+
   test('a node without the service rules sends the ClusterIP out of the cluster: dropped, saying so', () => {
     const c = buildCluster('vxlan', two({ node2: { iptables: nat } }), webPods, [svc]);
     const r = trace(c, 'pod/default/a', 'svc/default/web:80');

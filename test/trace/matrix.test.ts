@@ -28,7 +28,9 @@ const FULL = process.env.FULL === '1';
 /** SCENARIO=a,b runs healthy and those scenarios only (for work on one fault). */
 const ONLY = process.env.SCENARIO?.split(',');
 const FULL_SCENARIOS = new Set(['healthy', 'seed-000']);
-const PARALLEL = 6;
+const PARALLEL = 10;
+/** Of the flows through a fault's node whose trace is as in the healthy lab, one in this many is probed. */
+const SAMPLE_EVERY = 4;
 /** A multi-endpoint flow is probed at most this many times. */
 const MAX_TRIES = 60;
 const NODEPORT_TCP = 30080;
@@ -297,8 +299,11 @@ test('trace agrees with real traffic in every lab scenario', async (t) => {
           FULL || FULL_SCENARIOS.has(scenario.name)
             ? traced
             : traced.filter(
-                ({ f, r }) =>
-                  (broken !== undefined && f.nodes.includes(broken)) || healthyKeys.get(f.id) !== traceKey(r, f.proto),
+                ({ f, r }, i) =>
+                  healthyKeys.get(f.id) !== traceKey(r, f.proto) ||
+                  // A sample of the flows through the broken node that the trace says are unaffected: if the trace
+                  // missed the fault, real traffic there disagrees.
+                  (broken !== undefined && f.nodes.includes(broken) && i % SAMPLE_EVERY === 0),
               );
         assert.ok(chosen.length > 0, `no flow crosses the fault of ${scenario.name}`);
         const results = await mapLimit(chosen, PARALLEL, ({ f, r }) => check(lab, f, r));
