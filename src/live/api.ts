@@ -225,6 +225,10 @@ export class KubeApi {
     let message: string;
     if (code === 401)
       message = `the API server at ${this.server} refused the credentials of context "${this.context}" (401 Unauthorized): they are expired or invalid; log in again or refresh the kubeconfig`;
+    else if (code === 403 && /violates PodSecurity/.test(said))
+      message = `Pod Security admission refused the pod: ${said} (the namespace needs the label pod-security.kubernetes.io/enforce=privileged)`;
+    else if (code === 403 && !/\bcannot \S+ resource\b/.test(said) && said)
+      message = `refused (403 Forbidden, not by RBAC: an admission controller or policy): ${said}`;
     else if (code === 403)
       message = `RBAC denied: ${said || `cannot ${what?.verb ?? 'access'} ${what?.resource ?? 'this resource'}`}${
         what ? ` (netdoctor needs "${what.verb}" on ${what.resource}; see deploy/rbac.yaml)` : ' (see deploy/rbac.yaml)'

@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError, type ParseIssue } from '../core/errors.js';
 import type { KubeObject } from '../model/kube.js';
-import { KubeApi as Api, ApiError, type KubeApi, type KubeOptions, LiveError, loadKubeConfig } from './api.js';
+import { ApiError, KubeApi, type KubeOptions, LiveError, loadKubeConfig } from './api.js';
 import { type EtcdOptions, readFlannelSubnets } from './etcd.js';
 import {
   collectNodes,
@@ -143,7 +143,7 @@ async function selectNodes(
 export async function collectLive(dir: string, o: LiveOptions): Promise<LiveResult> {
   const log = o.log ?? (() => {});
   const { kc, source } = loadKubeConfig(o);
-  const api: KubeApi = new Api(kc);
+  const api = new KubeApi(kc);
   const namespace = o.namespace ?? DEFAULT_NAMESPACE;
   const result: LiveResult = { dir, server: api.server, nodeRuns: [], problems: [], issues: [], interrupted: false };
   const version = await probe(api);
@@ -229,7 +229,7 @@ export async function collectLive(dir: string, o: LiveOptions): Promise<LiveResu
 export async function cleanupPods(
   o: KubeOptions & { namespace?: string; allNamespaces?: boolean; log?: (l: string) => void },
 ): Promise<string[]> {
-  const api = new Api(loadKubeConfig(o).kc);
+  const api = new KubeApi(loadKubeConfig(o).kc);
   await probe(api);
   const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
   const ns = o.namespace ?? DEFAULT_NAMESPACE;

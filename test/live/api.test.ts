@@ -326,3 +326,75 @@ test('deploy/rbac.yaml grants what a live run uses; without its pods/exec rule t
     );
   });
 });
+
+test('Pod Security admission: the namespace is labelled when allowed; otherwise the run says exactly why the pods were refused', async () => {
+  const baseline = {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: 'netdoctor', labels: { 'pod-security.kubernetes.io/enforce': 'baseline' } },
+  };
+  const node = nodeNames[0] as string;
+  await withFake(
+    { objects: [...objects, baseline], podSecurity: true, deny: [{ verb: 'patch', resource: 'namespaces' }] },
+    async (fake, kc, dir) => {
+      const r = await netdoctorAsync(['collect', '--live', '--kubeconfig', kc, '-o', join(dir, 'b'), '--nodes', node]);
+      assert.equal(r.status, 1);
+      assert.match(
+        r.stderr,
+        /warning: namespace netdoctor is not labelled pod-security\.kubernetes\.io\/enforce=privileged/,
+      );
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `${node}: FAILED: Pod Security admission refused the pod: pods "netdoctor-[^"]+" is forbidden: violates PodSecurity "baseline:latest": host namespaces \\(hostNetwork=true, hostPID=true\\), hostPath volumes \\(volume "host"\\), privileged`,
+        ),
+      );
+      assert.equal(fake.created.length, 0);
+    },
+  );
+  await withFake({ objects: [...objects, baseline], podSecurity: true }, async (fake, kc, dir) => {
+    const r = await netdoctorAsync(['collect', '--live', '--kubeconfig', kc, '-o', join(dir, 'b'), '--nodes', node]);
+    assert.match(r.stderr, /labelled namespace netdoctor for privileged pods/);
+    assert.doesNotMatch(r.stderr, /PodSecurity/);
+    assert.equal(fake.created.length, 1, 'the pod was admitted');
+    assert.deepEqual(fake.pods('netdoctor'), []);
+  });
+});
+
+test('a node whose kubelet stopped: the timeout names the NotReady condition', async () => {
+  const node = nodeNames[1] as string;
+  const patched = objects.map((o) => {
+    if (o.kind !== 'Node' || o.metadata.name !== node) return o;
+    const copy = structuredClone(o) as typeof o & { status: { conditions: Record<string, string>[] } };
+    for (const c of copy.status.conditions)
+      if (c.type === 'Ready')
+        Object.assign(c, {
+          status: 'Unknown',
+          reason: 'NodeStatusUnknown',
+          message: 'Kubelet stopped posting node status.',
+        });
+    return copy;
+  });
+  await withFake({ objects: patched, deadNodes: new Set([node]) }, async (fake, kc, dir) => {
+    const r = await netdoctorAsync([
+      'collect',
+      '--live',
+      '--kubeconfig',
+      kc,
+      '-o',
+      join(dir, 'b'),
+      '--nodes',
+      node,
+      '--timeout',
+      '2s',
+    ]);
+    assert.equal(r.status, 1);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `${node}: FAILED: timed out after 2 s waiting for the pod to run \\(pod Pending\\); node is NotReady \\(NodeStatusUnknown: Kubelet stopped posting node status\\.\\)`,
+      ),
+    );
+    assert.deepEqual(fake.pods('netdoctor'), []);
+  });
+});

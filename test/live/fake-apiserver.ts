@@ -47,6 +47,11 @@ export interface FakeApiOptions {
    * does not separate (e.g. a `ps` listing the node's daemons, as a hostPID pod sees them).
    */
   nodePath?: Map<string, string>;
+  /**
+   * Pod Security admission: a namespace without `pod-security.kubernetes.io/enforce=privileged` gets "baseline", which
+   * refuses host namespaces, hostPath volumes and privileged containers.
+   */
+  podSecurity?: boolean;
   /** An authorizer (like RBAC): false is a 403. Checked after `deny`. */
   authorize?: (a: { verb: string; resource: string; group: string; namespace?: string; name?: string }) => boolean;
   /** Verb/resource pairs the user may not use. */
@@ -529,7 +534,11 @@ export class FakeApiServer {
         o.spec = { finalizers: ['kubernetes'] };
         o.status = { phase: 'Active' };
       }
-      if (r.name === 'pods') this.admitPod(o);
+      if (r.name === 'pods') {
+        const refused = this.podSecurityViolations(o);
+        if (refused) return this.send(res, 403, refused);
+        this.admitPod(o);
+      }
       items.push(o);
       return this.send(res, 201, o);
     }
@@ -554,6 +563,37 @@ export class FakeApiServer {
       res,
       405,
       status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'),
+    );
+  }
+
+  /** The Status Pod Security admission answers for a pod its namespace's level forbids (baseline checks only). */
+  private podSecurityViolations(pod: Obj): Obj | undefined {
+    if (!this.o.podSecurity) return undefined;
+    const ns = this.find('namespaces', undefined, pod.metadata.namespace as string);
+    const level = ns?.metadata.labels?.['pod-security.kubernetes.io/enforce'] ?? 'baseline';
+    if (level === 'privileged') return undefined;
+    const spec = pod.spec as {
+      hostNetwork?: boolean;
+      hostPID?: boolean;
+      volumes?: { name: string; hostPath?: unknown }[];
+      containers: { name: string; securityContext?: { privileged?: boolean } }[];
+    };
+    const v: string[] = [];
+    const hostNs = [spec.hostNetwork ? 'hostNetwork=true' : '', spec.hostPID ? 'hostPID=true' : ''].filter(Boolean);
+    if (hostNs.length) v.push(`host namespaces (${hostNs.join(', ')})`);
+    const hp = (spec.volumes ?? []).filter((x) => x.hostPath).map((x) => `"${x.name}"`);
+    if (hp.length) v.push(`hostPath volumes (volume${hp.length > 1 ? 's' : ''} ${hp.join(', ')})`);
+    const priv = spec.containers.filter((c) => c.securityContext?.privileged).map((c) => `"${c.name}"`);
+    if (priv.length)
+      v.push(
+        `privileged (container${priv.length > 1 ? 's' : ''} ${priv.join(', ')} must not set securityContext.privileged=true)`,
+      );
+    if (!v.length) return undefined;
+    return status(
+      403,
+      'Forbidden',
+      `pods "${pod.metadata.name}" is forbidden: violates PodSecurity "${level}:latest": ${v.join(', ')}`,
+      { name: pod.metadata.name, kind: 'pods' },
     );
   }
 
