@@ -56,16 +56,38 @@ own domain; make kubelet and CoreDNS agree.`,
     const counts = new Map<string, number>();
     for (const k of kubelets) counts.set(k.d.value, (counts.get(k.d.value) ?? 0) + 1);
     const majority = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
-    const domain = majority ?? (coredns?.zones.length === 1 ? coredns.zones[0] : undefined);
+    // Without kubelet's configuration, the pods' search lists show the domain kubelet gave them.
+    const searched = new Map<string, { node: NodeModel; path: string; n: number }>();
+    for (const node of cluster.nodes)
+      for (const f of podResolvConfs(node)) {
+        const d = searchDomain(f.conf);
+        if (!d) continue;
+        const e = searched.get(d) ?? { node, path: f.path, n: 0 };
+        e.n++;
+        searched.set(d, e);
+      }
+    const bySearch = [...searched.entries()].sort((a, b) => b[1].n - a[1].n)[0];
+    const fromSearch = majority === undefined && bySearch !== undefined;
+    const domain = majority ?? bySearch?.[0] ?? (coredns?.zones.length === 1 ? coredns.zones[0] : undefined);
     if (!domain) return;
     const domainSource: Evidence[] = kubelets.length
       ? kubelets
           .filter((k) => k.d.value === domain)
           .slice(0, 2)
           .map((k) => ({ kind: 'config', node: k.node.name, text: k.d.source }))
-      : coredns
-        ? [{ kind: 'config', text: coredns.source }]
-        : [];
+      : fromSearch && bySearch
+        ? [
+            {
+              kind: 'file',
+              node: bySearch[1].node.name,
+              path: bySearch[1].path,
+              text: `search ${bySearch[0]} (${bySearch[1].n} pods' resolv.conf)`,
+              detail: bySearch[1].path,
+            },
+          ]
+        : coredns
+          ? [{ kind: 'config', text: coredns.source }]
+          : [];
     let serious = false;
 
     // kubelets that disagree with the others.
@@ -153,7 +175,7 @@ own domain; make kubelet and CoreDNS agree.`,
       });
     }
 
-    if (!serious && domain !== DEFAULT_DOMAIN && kubelets.length)
+    if (!serious && domain !== DEFAULT_DOMAIN && (kubelets.length || fromSearch))
       emit({
         severity: 'info',
         title: `The cluster domain is ${domain}, not ${DEFAULT_DOMAIN}: names like kubernetes.default.svc.${DEFAULT_DOMAIN} do not resolve here`,

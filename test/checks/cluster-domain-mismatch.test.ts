@@ -137,3 +137,18 @@ test('near misses: cluster.local everywhere, names of outside hosts that contain
     [],
   );
 });
+
+test("without kubelet config, the pods' search lists give the domain (pasted resolv.conf against the Corefile)", () => {
+  const bundle = testBundle([{ name: 'a', ip: '10.0.0.1' }], [corefile('cluster.local')]);
+  withFiles(bundle, 'a', {
+    '/var/lib/docker/containers/x/resolv.conf':
+      'search default.svc.cluster1.local svc.cluster1.local cluster1.local\nnameserver 10.186.0.2\n',
+  });
+  const f = runCheck(check, new ClusterModel(bundle));
+  assert.equal(f.length, 1);
+  assert.equal(
+    f[0]?.title,
+    'CoreDNS answers for cluster.local, but kubelet gives pods the cluster domain cluster1.local',
+  );
+  assert.equal(f[0]?.evidence[1]?.text, "search cluster1.local (1 pods' resolv.conf)");
+});
