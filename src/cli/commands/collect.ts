@@ -6,7 +6,14 @@ import { snapshotSummary, writeSnapshot } from '../../collect/write.js';
 import { UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/vocabulary.js';
 import { reportIssues } from '../input.js';
-import { addLiveOptions, LIVE_HELP, type LiveFlags, parseDuration, runLive } from './live.js';
+import {
+  addLiveOptions,
+  LIVE_HELP,
+  type LiveFlags,
+  parseDuration,
+  rejectLiveFlagsWithoutLive,
+  runLive,
+} from './live.js';
 
 interface CollectFlags extends Omit<LiveFlags, 'timeout'> {
   netns?: string;
@@ -82,6 +89,7 @@ with --live, 1 when the bundle was written but some nodes or objects could not b
       ),
   );
   cmd.action(async (flags: CollectFlags) => {
+    rejectLiveFlagsWithoutLive(flags);
     if (flags.live) {
       if (!flags.output || flags.output === '-')
         throw new UsageError('collect --live writes a bundle directory: give it with -o DIR');

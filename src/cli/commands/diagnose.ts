@@ -15,7 +15,14 @@ import { formatFindingsHtml } from '../../report/html/findings-page.js';
 import { LANGS, type Lang } from '../../report/i18n.js';
 import { loadBundle } from '../../snapshot/bundle.js';
 import { reportIssues } from '../input.js';
-import { addLiveOptions, LIVE_HELP, type LiveFlags, parseDuration, runLive } from './live.js';
+import {
+  addLiveOptions,
+  LIVE_HELP,
+  type LiveFlags,
+  parseDuration,
+  rejectLiveFlagsWithoutLive,
+  runLive,
+} from './live.js';
 
 interface DiagnoseFlags extends LiveFlags {
   saveBundle?: string;
@@ -69,6 +76,7 @@ Exit code: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 bad in
       if (given && flags.live) throw new UsageError('give a bundle directory or --live, not both');
       if (!given && !flags.live) throw new UsageError('give a bundle directory, or --live to read the running cluster');
       if (!flags.live && flags.saveBundle) throw new UsageError('--save-bundle goes with --live');
+      rejectLiveFlagsWithoutLive(flags);
       let dir = given as string;
       let scratch: string | undefined;
       if (flags.live) {

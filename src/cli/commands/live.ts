@@ -109,6 +109,22 @@ export function liveOptions(flags: LiveFlags, timeoutMs: number, log: (l: string
   };
 }
 
+/** Live-only options given without --live are a mistake worth saying. */
+export function rejectLiveFlagsWithoutLive(flags: LiveFlags): void {
+  if (flags.live) return;
+  const given = (
+    [
+      ['--kubeconfig', flags.kubeconfig],
+      ['--context', flags.context],
+      ['--nodes', flags.nodes],
+      ['--selector', flags.selector],
+      ['--etcd-endpoints', flags.etcdEndpoints],
+    ] as const
+  ).filter(([, v]) => v !== undefined);
+  if (given.length)
+    throw new UsageError(`${given.map(([f]) => f).join(', ')} ${given.length > 1 ? 'go' : 'goes'} with --live`);
+}
+
 const stderrLine = (l: string) => process.stderr.write(`${l}\n`);
 
 /** Makes the bundle from the live cluster; prints a summary of what is missing. */
