@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,13 +19,13 @@ import { listAll, readClusterObjects } from '../../src/live/objects.js';
 import { repoRoot } from '../support/paths.js';
 import { type FakeApiOptions, FakeApiServer, kubeconfigFor } from './fake-apiserver.js';
 import { RBAC_NAMESPACE, rbacAuthorizer } from './rbac.js';
-import { netdoctorAsync } from './run-cli.js';
+import { CLI, netdoctorAsync } from './run-cli.js';
 
 const TOKEN = 'token-of-netdoctor';
 const plan = buildPlan({ nodes: 3, seed: 5, prefix: 'ndfake' });
 const objects = (clusterList(plan) as { items: FakeApiOptions['objects'] }).items;
 const nodeNames = plan.nodes.map((n) => n.name);
-const cli = join(repoRoot, 'src', 'cli', 'main.ts');
+const cli = CLI;
 
 async function withFake<T>(
   extra: Partial<FakeApiOptions>,

@@ -6,7 +6,6 @@
  * (NETDOCTOR_ROOT), which the fake maps to a directory holding the lab node's own files.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -14,12 +13,10 @@ import { test } from 'node:test';
 import { adaptSnapshot, labDown, labNodeFiles, labUp } from '../../src/lab/lab.js';
 import type { NodeSnapshot } from '../../src/snapshot/schema.js';
 import { needsRoot } from '../support/netns.js';
-import { repoRoot } from '../support/paths.js';
 import { type FakeApiOptions, FakeApiServer, kubeconfigFor } from './fake-apiserver.js';
 import { RBAC_NAMESPACE, rbacAuthorizer } from './rbac.js';
 import { netdoctorAsync } from './run-cli.js';
 
-const cli = join(repoRoot, 'src', 'cli', 'main.ts');
 const TOKEN = 'lab-token';
 
 interface Finding {
