@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { get as httpsGet } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,10 +27,77 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startEtcd(dir: string): Promise<{ proc: ChildProcess; url: string }> {
+interface Tls {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** A CA, a server certificate for 127.0.0.1 and a client certificate, with openssl (files in `dir`). */
+function makeCerts(dir: string): { server: Tls; client: Tls } {
+  const ossl = (args: string[]) => {
+    const r = spawnSync('openssl', args, { encoding: 'utf8', cwd: dir });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
+  };
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  ossl(['req', '-x509', ...ec, '-days', '1', '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/CN=nd-test-ca']);
+  for (const [name, ext] of [
+    ['server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n'],
+    ['client', 'extendedKeyUsage=clientAuth\n'],
+  ] as const) {
+    writeFileSync(join(dir, `${name}.ext`), ext);
+    ossl(['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=nd-${name}`]);
+    ossl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-days',
+        '1',
+      ].concat(['-out', `${name}.pem`, '-extfile', `${name}.ext`]),
+    );
+  }
+  const tls = (name: string) => ({
+    ca: join(dir, 'ca.pem'),
+    cert: join(dir, `${name}.pem`),
+    key: join(dir, `${name}.key`),
+  });
+  return { server: tls('server'), client: tls('client') };
+}
+
+function healthy(url: string, tls?: Tls): Promise<boolean> {
+  return new Promise((resolve) => {
+    const opts = tls ? { ca: readFileSync(tls.ca), cert: readFileSync(tls.cert), key: readFileSync(tls.key) } : {};
+    const req = (url.startsWith('https') ? httpsGet : httpGet)(`${url}/health`, opts, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('error', () => resolve(false));
+    req.setTimeout(1000, () => req.destroy());
+  });
+}
+
+async function startEtcd(dir: string, tls?: { server: Tls }): Promise<{ proc: ChildProcess; url: string }> {
   const client = await freePort();
   const peer = await freePort();
-  const url = `http://127.0.0.1:${client}`;
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${client}`;
+  const tlsArgs = tls
+    ? [
+        '--cert-file',
+        tls.server.cert,
+        '--key-file',
+        tls.server.key,
+        '--trusted-ca-file',
+        tls.server.ca,
+        '--client-cert-auth',
+      ]
+    : [];
   const proc = spawn(
     'etcd',
     [
@@ -49,6 +118,7 @@ async function startEtcd(dir: string): Promise<{ proc: ChildProcess; url: string
       '--enable-v2=true',
       '--log-level',
       'error',
+      ...tlsArgs,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -57,12 +127,8 @@ async function startEtcd(dir: string): Promise<{ proc: ChildProcess; url: string
     err += c.toString();
   });
   for (let i = 0; i < 100; i++) {
-    try {
-      const r = await fetch(`${url}/health`);
-      if (r.ok) return { proc, url };
-    } catch {
-      // not up yet
-    }
+    // The server's certificate is also a client one (clientAuth), good enough for the health check.
+    if (await healthy(url, tls?.server)) return { proc, url };
     if (proc.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -169,6 +235,29 @@ test('flannel leases from a real etcd: v3 gateway, v2 keys, auto, and errors', a
         subnets: Record<string, string>;
       };
       assert.deepEqual(saved.subnets, { '172.17.9.0-24': LEASE_36 });
+    });
+    await t.test('TLS with a client certificate: --etcd-cafile, --etcd-certfile, --etcd-keyfile', async () => {
+      const tlsDir = join(dir, 'tls');
+      mkdirSync(tlsDir);
+      const certs = makeCerts(tlsDir);
+      const secure = await startEtcd(join(dir, 'tls'), certs);
+      try {
+        const c = certs.client;
+        const r = await readFlannelSubnets({ endpoints: [secure.url], cafile: c.ca, certfile: c.cert, keyfile: c.key });
+        assert.equal(r.endpoint, secure.url);
+        assert.deepEqual(r.subnets.subnets, {});
+        // Without the client certificate etcd refuses the handshake; without the CA the server is not trusted.
+        await assert.rejects(
+          readFlannelSubnets({ endpoints: [secure.url], cafile: c.ca }),
+          /cannot reach etcd at https:\/\/127\.0\.0\.1:\d+/,
+        );
+        await assert.rejects(
+          readFlannelSubnets({ endpoints: [secure.url], certfile: c.cert, keyfile: c.key }),
+          /cannot reach etcd at https:\/\/127\.0\.0\.1:\d+: .*certificate/,
+        );
+      } finally {
+        if (secure.proc.pid) process.kill(secure.proc.pid, 'SIGKILL');
+      }
     });
   } finally {
     if (proc?.pid) {
