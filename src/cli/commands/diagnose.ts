@@ -84,7 +84,7 @@ Exit code: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 bad in
         if (flags.saveBundle) dir = flags.saveBundle;
         else dir = scratch = mkdtempSync(join(tmpdir(), 'netdoctor-live-'));
         try {
-          await runLive(dir, flags, timeoutMs);
+          await runLive(dir, flags, timeoutMs, scratch !== undefined);
         } catch (e) {
           if (scratch) rmSync(scratch, { recursive: true, force: true });
           throw e;

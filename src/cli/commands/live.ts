@@ -128,13 +128,18 @@ export function rejectLiveFlagsWithoutLive(flags: LiveFlags): void {
 const stderrLine = (l: string) => process.stderr.write(`${l}\n`);
 
 /** Makes the bundle from the live cluster; prints a summary of what is missing. */
-export async function runLive(dir: string, flags: LiveFlags, timeoutMs: number): Promise<LiveResult> {
+export async function runLive(
+  dir: string,
+  flags: LiveFlags,
+  timeoutMs: number,
+  temporary = false,
+): Promise<LiveResult> {
   const r = await collectLive(dir, liveOptions(flags, timeoutMs, stderrLine));
   reportIssues(r.issues);
   const ok = r.nodeRuns.filter((n) => n.snapshot).length;
   const failed = r.nodeRuns.filter((n) => !n.snapshot);
   stderrLine(
-    `bundle ${dir}: ${ok} of ${r.nodeRuns.length} nodes collected${
+    `${temporary ? 'bundle (temporary; keep it with --save-bundle DIR)' : `bundle ${dir}`}: ${ok} of ${r.nodeRuns.length} nodes collected${
       failed.length ? `; not collected: ${failed.map((f) => f.node).join(', ')} (reasons above)` : ''
     }`,
   );
