@@ -183,7 +183,9 @@ function usableNexthops(state: RoutingState, fam: FamilyRouting, route: Route, o
   const usable: number[] = [];
   nexthopsOf(route).forEach((nh, i) => {
     if (nh.flags.includes('dead')) return;
-    if (nh.dev && !(state.devices.get(nh.dev)?.up ?? true)) return;
+    // A local route stays usable when its device is down (kube-proxy's IPVS addresses live on a down kube-ipvs0):
+    // the kernel does not mark host-scope nexthops dead.
+    if (nh.dev && route.type !== 'local' && !(state.devices.get(nh.dev)?.up ?? true)) return;
     if (
       !opts.ignoreLinkState &&
       nh.flags.includes('linkdown') &&

@@ -55,6 +55,8 @@ interface Flight {
   nat: NatRecord[];
   choices: string[];
   visits: number;
+  /** Nodes whose netfilter rules are not in the bundle: the trace assumed they let the packet through. */
+  assumed: string[];
   /** Set while this flight is an overlay's outer packet: what to continue with after decapsulation. */
   carrying?: { inner: Flight; device: string; mode: 'vxlan' | 'ipip' };
 }
@@ -80,7 +82,14 @@ export interface TraceOptions {
 }
 
 function copyFlight(f: Flight): Flight {
-  return { ...f, pkt: { ...f.pkt }, hops: f.hops.slice(), nat: f.nat.slice(), choices: f.choices.slice() };
+  return {
+    ...f,
+    pkt: { ...f.pkt },
+    hops: f.hops.slice(),
+    nat: f.nat.slice(),
+    choices: f.choices.slice(),
+    assumed: f.assumed.slice(),
+  };
 }
 
 function ipText(ip: Ip): string {
@@ -101,7 +110,15 @@ export class TraceEngine {
   trace(q: TraceQuery): TraceResult {
     const first = this.firstPacket(q);
     this.externalPeer = q.from.kind === 'external' ? q.from.ip : q.to.kind === 'ip' ? q.to.ip : undefined;
-    const start: Flight = { pkt: first, direction: 'request', hops: [], nat: [], choices: [], visits: 0 };
+    const start: Flight = {
+      pkt: first,
+      direction: 'request',
+      hops: [],
+      nat: [],
+      choices: [],
+      visits: 0,
+      assumed: [],
+    };
     const leaves = this.startFrom(q.from, start);
     const branches: TraceBranch[] = [];
     for (const leaf of leaves) {
@@ -336,6 +353,17 @@ export class TraceEngine {
     return this.fdb(node).find((e) => e.mac === mac && e.master === bridge && e.dev !== bridge)?.dev;
   }
 
+  /** A routed CNI's host-side veth of a pod: the device of the node's link-scope host route to the pod's address. */
+  private podVeth(node: NodeModel, ip: string): string | undefined {
+    const r = routeGet(node.routing, { dst: ip });
+    if (!r.ok || r.type !== 'unicast' || r.gateway) return undefined;
+    const kind = this.linkKind(node, r.dev);
+    if (kind !== 'other') return undefined;
+    const full = ip.includes(':') ? 128 : 32;
+    const bits = r.route?.dst.prefix;
+    return bits === full ? r.dev : undefined;
+  }
+
   /** The bridge a pod's address belongs to on its node: the interface whose subnet holds it. */
   private podBridge(node: NodeModel, ip: string): string | undefined {
     const addr = parseIp(ip);
@@ -357,25 +385,17 @@ export class TraceEngine {
    */
   private hook(f: Flight, node: NodeModel, hook: Hook, kind: HopKind): { go: Flight[]; ended: Leaf[] } {
     if (!node.hasNetfilter) {
-      this.hop(f, kind, node.name, 'uncertain', `no netfilter dump in the snapshot of ${node.name}`);
-      return {
-        go: [],
-        ended: [
-          this.stop(
-            f,
-            'uncertain',
-            {
-              node: node.name,
-              kind: 'missing-data',
-              table: null,
-              chain: null,
-              index: null,
-              text: 'iptables-save / nft list ruleset',
-            },
-            `${node.name}'s netfilter rules were not collected`,
-          ),
-        ],
-      };
+      // Rules not collected (a bundle made from pasted text): go on as if they let the packet through, and say so;
+      // a branch delivered on that assumption is uncertain.
+      this.hop(
+        f,
+        kind,
+        node.name,
+        'uncertain',
+        `${node.name}'s netfilter rules are not in the bundle: assumed to let it through`,
+      );
+      if (!f.assumed.includes(node.name)) f.assumed.push(node.name);
+      return { go: [f], ended: [] };
     }
     const { ruleset, env } = node.netfilter;
     const state = f.pkt.state;
@@ -527,8 +547,23 @@ export class TraceEngine {
     const node = this.cluster.node(nodeName);
     if (!node) return [this.missingNode(f, nodeName, `the node of pod ${podRef}`)];
     const bridge = this.podBridge(node, ip);
+    const veth = bridge ? undefined : this.podVeth(node, ip);
+    if (veth) {
+      // Calico and other routed CNIs: the pod's veth ends in the host, one /32 route per pod; everything is routed.
+      f.pkt.in = veth;
+      this.hop(f, 'send', nodeName, 'pass', `pod ${podRef} sends from eth0 over its veth ${veth} into ${nodeName}`, {
+        out: veth,
+      });
+      return this.enterNode(f, node, veth);
+    }
     if (!bridge) {
-      this.hop(f, 'send', nodeName, 'uncertain', `no bridge on ${nodeName} holds ${ip}'s subnet`);
+      this.hop(
+        f,
+        'send',
+        nodeName,
+        'uncertain',
+        `no bridge on ${nodeName} holds ${ip}'s subnet, and no route names its veth`,
+      );
       return [
         this.stop(
           f,
@@ -930,6 +965,10 @@ export class TraceEngine {
     if (kind === 'vxlan') return this.encapVxlan(f, node, r);
     if (kind === 'ipip') return this.encapIpip(f, node, r);
     const nexthop = r.gateway ?? ipText(f.pkt.dst);
+    if (!r.gateway && this.podVeth(node, nexthop) === r.dev) {
+      const pod = podByIp(this.cluster, nexthop);
+      if (!pod?.nodeName || pod.nodeName === node.name) return this.deliverPod(f, node, r.dev);
+    }
     const next = this.nodeOwning(nexthop);
     if (next && next !== node) {
       const dev = next.interfaceOf(nexthop) ?? next.interfaceOf(next.nodeIp ?? '') ?? 'eth0';
@@ -1117,6 +1156,7 @@ export class TraceEngine {
       nat: f.nat,
       choices: f.choices,
       visits: f.visits,
+      assumed: f.assumed,
       carrying: { inner: f, device: r.dev, mode: 'vxlan' },
     };
     this.hop(
@@ -1146,6 +1186,7 @@ export class TraceEngine {
       nat: f.nat,
       choices: f.choices,
       visits: f.visits,
+      assumed: f.assumed,
       carrying: { inner: f, device: r.dev, mode: 'ipip' },
     };
     this.hop(
@@ -1220,6 +1261,7 @@ export class TraceEngine {
     inner.nat = f.nat;
     inner.choices = f.choices;
     inner.visits = f.visits;
+    inner.assumed = f.assumed;
     if (!device) {
       this.hop(inner, 'decap', node.name, 'reject', `no ${c.mode} device on ${node.name} takes this packet`);
       return [
@@ -1322,6 +1364,7 @@ export class TraceEngine {
       nat: req.nat,
       choices: req.choices.slice(),
       visits: 0,
+      assumed: req.assumed.slice(),
     };
     const at = leaf.at;
     let leaves: Leaf[];
@@ -1374,6 +1417,23 @@ export class TraceEngine {
       hops: f.hops,
       ...(endpoint ? { endpoint } : {}),
     };
+    const assumed = f.assumed.length
+      ? `assuming the netfilter rules of ${f.assumed.join(', ')} (not in the bundle) let it through`
+      : '';
+    if (leaf.end === 'delivered' && f.assumed.length)
+      return {
+        verdict: 'uncertain',
+        decisive: {
+          node: f.assumed[0] as string,
+          kind: 'missing-data',
+          table: null,
+          chain: null,
+          index: null,
+          text: 'iptables-save / nft list ruleset',
+        },
+        reason: `delivered ${assumed}`,
+        ...base,
+      };
     if (leaf.end === 'delivered')
       return {
         verdict: 'delivered',
@@ -1385,8 +1445,8 @@ export class TraceEngine {
             : 'delivered',
         ...base,
       };
-    const reason =
-      f.direction === 'reply' ? `the request arrives, but the reply does not: ${leaf.reason}` : leaf.reason;
+    const said = f.direction === 'reply' ? `the request arrives, but the reply does not: ${leaf.reason}` : leaf.reason;
+    const reason = assumed ? `${said} (${assumed})` : said;
     return {
       verdict: leaf.end,
       ...(leaf.end !== 'uncertain'

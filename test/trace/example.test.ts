@@ -100,3 +100,30 @@ test('trace: --size must be an IP packet size (exit 2)', () => {
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--size "10" is not an IP packet size/);
 });
+
+test('trace examples/seed-003-ipvs: the empty IPVS virtual server rejects; the healthy twin forwards to the real server', () => {
+  const dir = join(repoRoot, 'examples', 'seed-003-ipvs');
+  const cluster = new ClusterModel(loadBundle(dir));
+  const client = cluster
+    .ofKind('Pod')
+    .find((p) => !(p.spec as { hostNetwork?: boolean }).hostNetwork && p.metadata.name.startsWith('coredns'));
+  const ipvs = runChecks(cluster, CHECKS).findings.find((f) => /ipvs/.test(f.check));
+  assert.ok(client && ipvs?.node, 'the example has a pod-network client and an IPVS finding naming the node');
+  const args = [
+    '--from',
+    `pod/${client.metadata.namespace}/${client.metadata.name}`,
+    '--to',
+    'svc/kube-system/calico-typha:5473',
+  ];
+  const r = netdoctor(['trace', dir, ...args, '--format', 'json']);
+  assert.equal(r.status, 1, r.stderr);
+  const out = JSON.parse(r.stdout) as { verdict: string; decisive: { node: string; kind: string; text: string } };
+  assert.equal(out.verdict, 'rejected');
+  assert.equal(out.decisive.kind, 'ipvs');
+  assert.equal(out.decisive.node, ipvs.node);
+  assert.match(out.decisive.text, /^TCP 10\.108\.62\.55:5473/);
+  const healthy = netdoctor(['trace', `${dir}-healthy`, ...args, '--format', 'json']);
+  const h = JSON.parse(healthy.stdout) as { verdict: string; hops: { kind: string; detail: string }[] };
+  assert.notEqual(h.verdict, 'rejected');
+  assert.ok(h.hops.some((x) => x.kind === 'ipvs' && /-> 10\.130\.29\.81:5473/.test(x.detail)));
+});
