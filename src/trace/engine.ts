@@ -790,7 +790,12 @@ export class TraceEngine {
     if (r.ok) throw new Error('routeFailed with a route');
     const forwardingOff = /forwarding is off/.test(r.reason);
     if (forwardingOff) {
-      const key = `net.ipv4.ip_forward`;
+      // The switch that is off: the global one, or (when it is on) the device's own.
+      const dev = /forwarding is off on (\S+)/.exec(r.reason)?.[1];
+      const fam = r.family === 6 ? 'ipv6' : 'ipv4';
+      const global = r.family === 6 ? 'net.ipv6.conf.all.forwarding' : 'net.ipv4.ip_forward';
+      const own = dev ? `net.${fam}.conf.${dev}.forwarding` : undefined;
+      const key = node.sysctl.get(global) === '0' || !own || node.sysctl.get(own) === undefined ? global : own;
       this.hop(f, 'route', node.name, 'drop', `${r.reason}: the node does not route packets for others`, {});
       return this.stop(
         f,

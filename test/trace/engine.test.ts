@@ -129,6 +129,16 @@ describe('trace: pod to pod', () => {
     assert.equal(r.decisive?.kind, 'sysctl');
     assert.equal(r.decisive?.node, 'node2');
     assert.equal(r.branches[0]?.clientSees, 'timeout');
+    assert.equal(r.decisive?.text, 'net.ipv4.ip_forward=0');
+    // Only cni0's own switch off: that one is named.
+    const dev = buildCluster(
+      'vxlan',
+      two({ node2: { sysctl: { 'net.ipv4.conf.cni0.forwarding': '0', 'net.ipv4.conf.flannel/1.forwarding': '1' } } }),
+      pods,
+    );
+    const rd = trace(dev, 'pod/default/b', 'pod/default/a:8080', 'udp');
+    assert.equal(rd.verdict, 'dropped');
+    assert.equal(rd.decisive?.text, 'net.ipv4.conf.cni0.forwarding=0');
     // The node itself still reaches its pods (nothing to forward).
     assert.equal(trace(c, 'node/node2', 'pod/default/b', 'icmp').verdict, 'delivered');
   });

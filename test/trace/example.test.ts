@@ -127,3 +127,34 @@ test('trace examples/seed-003-ipvs: the empty IPVS virtual server rejects; the h
   assert.notEqual(h.verdict, 'rejected');
   assert.ok(h.hops.some((x) => x.kind === 'ipvs' && /-> 10\.130\.29\.81:5473/.test(x.detail)));
 });
+
+test('trace examples/seed-001-ip-forward: the sysctl is decisive and the check gives its fix', () => {
+  const dir = join(repoRoot, 'examples', 'seed-001-ip-forward');
+  const cluster = new ClusterModel(loadBundle(dir));
+  const finding = runChecks(cluster, CHECKS).findings.find((f) => f.check === 'ip-forward-disabled');
+  assert.ok(finding?.node, 'the example has an ip-forward-disabled finding');
+  const echo = cluster.ofKind('Pod').filter((p) => p.metadata.labels?.app === 'echo');
+  const node = (p: (typeof echo)[number]) => (p.spec as { nodeName?: string }).nodeName;
+  const from = echo.find((p) => node(p) !== finding.node);
+  const to = echo.find((p) => node(p) === finding.node);
+  assert.ok(from && to);
+  const r = netdoctor([
+    'trace',
+    dir,
+    '--from',
+    `pod/default/${from.metadata.name}`,
+    '--to',
+    `pod/default/${to.metadata.name}:8080`,
+    '--format',
+    'json',
+  ]);
+  assert.equal(r.status, 1, r.stderr);
+  const out = JSON.parse(r.stdout) as {
+    verdict: string;
+    decisive: { node: string; kind: string };
+    branches: { fix?: string[] }[];
+  };
+  assert.equal(out.verdict, 'dropped');
+  assert.deepEqual({ node: out.decisive.node, kind: out.decisive.kind }, { node: finding.node, kind: 'sysctl' });
+  assert.deepEqual(out.branches[0]?.fix, finding.fix);
+});
