@@ -1253,7 +1253,8 @@ export class TraceEngine {
 
   private decap(f: Flight, node: NodeModel): Leaf[] {
     const c = f.carrying as NonNullable<Flight['carrying']>;
-    const inner = c.inner;
+    // A copy: the outer packet may have forked into branches that each carry it.
+    const inner = copyFlight(c.inner);
     let device: string | undefined;
     if (c.mode === 'vxlan') {
       device = node.links.find((l) => l.kind === 'vxlan' && (l.vxlan?.port ?? 8472) === f.pkt.dport)?.name;
