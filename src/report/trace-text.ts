@@ -39,7 +39,7 @@ function endpointText(b: TraceBranch): string {
   return e.pod ? `pod/${e.pod} ${e.ip}${port}` : e.node ? `node/${e.node} ${e.ip}${port}` : `${e.ip}${port}`;
 }
 
-function hopTable(s: Style, hops: TraceHop[]): string[] {
+function hopTable(s: Style, hops: TraceHop[], allRules: boolean): string[] {
   const rows = hops.map((h) => [
     h.decisive ? '>' : ' ',
     h.direction,
@@ -62,18 +62,26 @@ function hopTable(s: Style, hops: TraceHop[]): string[] {
     const text = line(rows[i] as string[]);
     const coloured = h.decisive ? s.bold(h.result === 'delivered' || h.result === 'pass' ? text : s.red(text)) : text;
     out.push(`  ${coloured}`);
-    if (h.decisive && h.rules?.length) {
+    const pad = `  ${' '.repeat(widths[0] ?? 1)}  `;
+    if (allRules) {
+      for (const r of h.rules ?? []) out.push(`${pad}${s.dim(`${r.table}/${r.chain} #${r.index}  ${r.text}`)}`);
+      if (h.route) out.push(`${pad}${s.dim(`route: ${h.route}`)}`);
+    } else if (h.decisive && h.rules?.length) {
       const last = h.rules[h.rules.length - 1];
-      if (last)
-        out.push(
-          `  ${' '.repeat(widths[0] ?? 1)}  ${s.dim(`rule: ${last.table}/${last.chain} #${last.index}  ${last.text}`)}`,
-        );
+      if (last) out.push(`${pad}${s.dim(`rule: ${last.table}/${last.chain} #${last.index}  ${last.text}`)}`);
     }
   });
   return out;
 }
 
-export function formatTraceText(q: TraceQuery, r: TraceResult, tty: boolean, notes: string[] = []): string {
+export interface TraceTextOptions {
+  /** Under each hop, every rule whose matches held there, and the route. */
+  rules?: boolean;
+  notes?: string[];
+}
+
+export function formatTraceText(q: TraceQuery, r: TraceResult, tty: boolean, opts: TraceTextOptions = {}): string {
+  const notes = opts.notes ?? [];
   const s = style(tty);
   const out: string[] = [];
   out.push(`${s.bold('TRACE')}     ${q.proto} ${describeSource(q)} -> ${describeTarget(q)}`);
@@ -103,7 +111,7 @@ export function formatTraceText(q: TraceQuery, r: TraceResult, tty: boolean, not
     out.push(
       `${s.bold(r.branches.length > 1 ? `BRANCH ${i + 1}` : 'PATH')}  ${verdictText(s, b)}  ${endpointText(b)}${same > 1 ? s.dim(`  (and ${same - 1} more branch${same > 2 ? 'es' : ''} ending the same way)`) : ''}`,
     );
-    out.push(...hopTable(s, b.hops));
+    out.push(...hopTable(s, b.hops, opts.rules === true));
     out.push(`  ${s.bold('Why:')} ${b.reason}`);
     if (b.choices.length) out.push(`  ${s.dim(`choices: ${b.choices.join('; ')}`)}`);
     if (b.fix?.length) {

@@ -158,3 +158,14 @@ test('trace examples/seed-001-ip-forward: the sysctl is decisive and the check g
   assert.deepEqual({ node: out.decisive.node, kind: out.decisive.kind }, { node: finding.node, kind: 'sysctl' });
   assert.deepEqual(out.branches[0]?.fix, finding.fix);
 });
+
+test('trace --rules: every matched rule under its hop, and the route', () => {
+  const ex = brokenNodeAndReject();
+  const plain = netdoctor(['trace', bundle, '--from', ex.from, '--to', `${ex.to}:8080`]);
+  const r = netdoctor(['trace', bundle, '--from', ex.from, '--to', `${ex.to}:8080`, '--rules']);
+  assert.equal(r.status, 1);
+  const line = `${ex.reject.table ?? 'filter'}/${ex.reject.chain} #${ex.reject.index}  ${ex.reject.text}`;
+  assert.ok(r.stdout.includes(line), 'the rejecting rule is listed under its hop');
+  assert.match(r.stdout, /^\s+route: /m);
+  assert.doesNotMatch(plain.stdout, /^\s+route: /m);
+});

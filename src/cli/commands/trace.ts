@@ -19,6 +19,7 @@ interface TraceFlags {
   to: string;
   proto: string;
   size?: string;
+  rules?: boolean;
   format: 'text' | 'json';
 }
 
@@ -39,6 +40,7 @@ export function registerTrace(program: Command): void {
       '--size <bytes>',
       'the IP packet size, to check every link MTU on the path (e.g. 1450 for `ping -M do -s 1422`); default: a small packet',
     )
+    .option('--rules', 'text output: under each hop, every rule that matched there and the route used')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .addHelpText(
       'after',
@@ -76,7 +78,7 @@ Exit code: 0 delivered on every branch, 1 any branch not delivered, 2 bad input 
       process.stdout.write(
         flags.format === 'json'
           ? formatTraceJson(result)
-          : formatTraceText(query, result, process.stdout.isTTY === true, notes),
+          : formatTraceText(query, result, process.stdout.isTTY === true, { notes, rules: flags.rules === true }),
       );
       process.exitCode = result.verdict === 'delivered' ? ExitCode.ok : ExitCode.negative;
     });
