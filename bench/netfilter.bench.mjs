@@ -91,7 +91,14 @@ try {
 
   // One packet to each ClusterIP, from a pod on this node, forwarded: every endpoint is a branch.
   const packets = gen.services.map((s, i) =>
-    makePacket({ proto: s.protocol, src: `10.244.${(i >> 8) & 255}.${(i & 255) || 1}`, dst: s.clusterIP, dport: s.port, in: 'cni0', out: 'eth0' }),
+    makePacket({
+      proto: s.protocol,
+      src: `10.244.${(i >> 8) & 255}.${i & 255 || 1}`,
+      dst: s.clusterIP,
+      dport: s.port,
+      in: 'cni0',
+      out: 'eth0',
+    }),
   );
   const env = { local: new Set(['10.0.0.12']) };
   const evaluate = () => {
@@ -108,9 +115,14 @@ try {
   const cold = evaluate();
   const warm = evaluate();
   const perPacketUs = (warm.ms * 1000) / packets.length;
-  console.log(`evaluate ${packets.length} packets, cold  ${ms(cold.ms)} (${((cold.ms * 1000) / packets.length).toFixed(1)} µs per packet, compiling the rules they meet)`);
-  console.log(`evaluate ${packets.length} packets, warm  ${ms(warm.ms)} (${perPacketUs.toFixed(1)} µs per packet; ${warm.accepted} accepted, ${warm.branches} branches)`);
-  if (warm.accepted !== packets.length || warm.branches < packets.length) throw new Error('the packets were not all delivered to their endpoints: the bench measured the wrong thing');
+  console.log(
+    `evaluate ${packets.length} packets, cold  ${ms(cold.ms)} (${((cold.ms * 1000) / packets.length).toFixed(1)} µs per packet, compiling the rules they meet)`,
+  );
+  console.log(
+    `evaluate ${packets.length} packets, warm  ${ms(warm.ms)} (${perPacketUs.toFixed(1)} µs per packet; ${warm.accepted} accepted, ${warm.branches} branches)`,
+  );
+  if (warm.accepted !== packets.length || warm.branches < packets.length)
+    throw new Error('the packets were not all delivered to their endpoints: the bench measured the wrong thing');
 
   parsed = undefined;
   gc();

@@ -12,6 +12,7 @@ import { registerDiagnose } from './commands/diagnose.js';
 import { registerDiff } from './commands/diff.js';
 import { registerLab } from './commands/lab.js';
 import { registerCleanup } from './commands/live.js';
+import { registerProbe } from './commands/probe.js';
 import { registerRules } from './commands/rules.js';
 import { registerTrace } from './commands/trace.js';
 import { VERSION } from './version.js';
@@ -46,6 +47,7 @@ Start here:
   registerLab(program);
   registerCleanup(program);
   registerTrace(program);
+  registerProbe(program);
   return program;
 }
 

@@ -35,7 +35,16 @@ export interface RejectInfo {
 }
 
 /** `mtu`: a device's MTU is smaller than the packet. `service`: what kube-proxy should have programmed for a Service (a DNAT for a ClusterIP or NodePort) is absent. */
-export type DecisiveKind = 'rule' | 'policy' | 'route' | 'ipvs' | 'policy-object' | 'missing-data' | 'sysctl' | 'service' | 'mtu';
+export type DecisiveKind =
+  | 'rule'
+  | 'policy'
+  | 'route'
+  | 'ipvs'
+  | 'policy-object'
+  | 'missing-data'
+  | 'sysctl'
+  | 'service'
+  | 'mtu';
 
 /**
  * The object that decided. For drop/reject: the rule or policy that dropped. For accept: the rule or policy that ended

@@ -5,6 +5,7 @@
  * bundle does not show, or a simulator bug, and neither may be hidden.
  */
 import type { NetdoctorError } from '../core/errors.js';
+import type { Finding } from '../core/vocabulary.js';
 import type { ClusterModel } from '../model/cluster.js';
 import { resolveQuery } from '../trace/endpoints.js';
 import { TraceEngine } from '../trace/engine.js';
@@ -90,6 +91,23 @@ export function explainOutcome(engine: TraceEngine, cluster: ClusterModel, o: Pr
   return reason;
 }
 
+const SEVERE = new Set(['critical', 'error', 'warning']);
+
+/** The finding of diagnose that explains a failed flow the trace cannot: on a node the flow touches, the most
+ * severe, one about MTU first for an MTU probe. */
+function findingFor(o: ProbeOutcome, findings: readonly Finding[]): Finding | undefined {
+  const nodes = new Set(
+    [o.probe.from.node, o.probe.from.kind === 'node' ? o.probe.from.name : undefined, o.probe.to.node].filter(
+      (n): n is string => !!n,
+    ),
+  );
+  const candidates = findings.filter((f) => SEVERE.has(f.severity) && (f.node === undefined || nodes.has(f.node)));
+  const rank = (f: Finding) =>
+    (o.probe.kind === 'mtu' && f.check.startsWith('mtu') ? 0 : 10) +
+    ['critical', 'error', 'warning'].indexOf(f.severity);
+  return [...candidates].sort((a, b) => rank(a) - rank(b))[0];
+}
+
 /** Fills `reason` on the report's failed outcomes (every outcome with `all`). */
 export function explainReport(cluster: ClusterModel, report: ProbeReport, opts: ExplainOptions = {}): void {
   const engine = new TraceEngine(cluster);
@@ -110,5 +128,18 @@ export function explainReport(cluster: ClusterModel, report: ProbeReport, opts: 
         ...(r?.hops ? { hops: r.hops, decisive: r.decisive ?? null } : {}),
       };
     } else if (r) o.reason = r;
+    // A failure the trace says is delivered (an MTU, a fault the bundle shows only as a setting): diagnose's
+    // finding on a node of the flow is the reason; the disagreement with the trace stays visible.
+    const failedFlow = o.status === 'fail' || o.status === 'partial';
+    if (failedFlow && (!o.reason || o.reason.verdict === 'delivered')) {
+      const f = findingFor(o, report.findings);
+      if (f) {
+        o.reason = {
+          ...(o.reason ?? { verdict: 'uncertain' }),
+          summary: `${f.check}${f.node ? ` on ${f.node}` : ''}: ${f.title}`,
+          finding: { check: f.check, ...(f.node ? { node: f.node } : {}), title: f.title },
+        };
+      }
+    }
   }
 }

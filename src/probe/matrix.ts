@@ -28,7 +28,7 @@ export interface Matrix {
 }
 
 /** The probe kinds the matrix shows; DNS, overlay and MTU have their own tables. */
-const MATRIX_KINDS = new Set(['pod-pod', 'node-pod', 'pod-service', 'nodeport']);
+const MATRIX_KINDS = new Set(['pod-pod', 'node-pod', 'pod-service', 'node-service', 'nodeport']);
 
 function rowOf(o: ProbeOutcome): MatrixAxis {
   const f = o.probe.from;

@@ -6,12 +6,21 @@
 import type { Finding } from '../core/vocabulary.js';
 import type { AgentProbe, AgentResult } from './agent.js';
 
-export type ProbeKind = 'pod-pod' | 'pod-service' | 'node-pod' | 'nodeport' | 'dns' | 'overlay' | 'mtu';
+export type ProbeKind =
+  | 'pod-pod'
+  | 'pod-service'
+  | 'node-pod'
+  | 'node-service'
+  | 'nodeport'
+  | 'dns'
+  | 'overlay'
+  | 'mtu';
 
 export const PROBE_KINDS: readonly ProbeKind[] = [
   'pod-pod',
   'pod-service',
   'node-pod',
+  'node-service',
   'nodeport',
   'dns',
   'overlay',
@@ -75,6 +84,8 @@ export interface ProbeReason {
   decisive?: Record<string, unknown> | null;
   /** The trace's hops, as its JSON gives them, for the path diagram. */
   hops?: unknown[];
+  /** A finding of diagnose on a node of the flow that explains it when the trace cannot (e.g. an MTU). */
+  finding?: { check: string; node?: string; title: string };
   /** When the trace predicted delivery but the flow failed (or the reverse): said plainly, never hidden. */
   disagreement?: string;
 }

@@ -14,7 +14,7 @@ import { listServices, proxyEndpoints, resolveServiceInfo, type ServiceInfo } fr
 import type { ClusterModel } from '../model/cluster.js';
 import { parseResolvConf } from '../parse/resolv-conf.js';
 import type { AgentProbe } from './agent.js';
-import type { Probe, ProbeKind, ProbeSource, ProbeTarget, Proto } from './model.js';
+import { PROBE_KINDS, type Probe, type ProbeKind, type ProbeSource, type ProbeTarget, type Proto } from './model.js';
 
 export interface ProbePlanInput {
   cluster: ClusterModel;
@@ -46,7 +46,7 @@ export function triesForEndpoints(n: number): number {
 
 export function planProbes(input: ProbePlanInput): Probe[] {
   const { cluster, sources, echo } = input;
-  const kinds = new Set(input.kinds ?? ['pod-pod', 'pod-service', 'node-pod', 'nodeport', 'dns', 'overlay', 'mtu']);
+  const kinds = new Set(input.kinds ?? PROBE_KINDS);
   const timeoutMs = input.timeoutMs ?? 1000;
   const idx = kubeIndex(cluster);
   const running = idx.pods.filter((p) => !p.hostNetwork && p.ip && p.phase !== 'Succeeded' && p.phase !== 'Failed');
@@ -92,9 +92,12 @@ export function planProbes(input: ProbePlanInput): Probe[] {
       }
     }
 
-    // Pod to Service: each port of each Service whose endpoints speak the echo protocol; every endpoint kube-proxy
-    // may pick must answer.
-    if (from.kind === 'pod' && kinds.has('pod-service')) {
+    // Pod (or node) to Service: each port of each Service whose endpoints speak the echo protocol; every endpoint
+    // kube-proxy may pick must answer. From a node's own network namespace too: a node without kube-proxy rules
+    // cannot reach ClusterIPs (seed 004's master).
+    const svcKind: ProbeKind | undefined =
+      from.kind === 'pod' ? 'pod-service' : from.kind === 'node' ? 'node-service' : undefined;
+    if (svcKind && kinds.has(svcKind)) {
       for (const svc of listServices(cluster)) {
         if (!svc.clusterIP || svc.headless) continue;
         for (const port of resolveServiceInfo(cluster, svc).ports) {
@@ -106,7 +109,7 @@ export function planProbes(input: ProbePlanInput): Probe[] {
             choice.endpoints.length > 0 && choice.endpoints.every((e) => e.pod && echo.pods.has(podKey(e.pod)));
           if (!allEcho && choice.endpoints.length > 0) continue;
           add({
-            kind: 'pod-service',
+            kind: svcKind,
             from,
             to: { kind: 'service', name: `${svc.namespace}/${svc.name}`, ip: svc.clusterIP },
             proto,

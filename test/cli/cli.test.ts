@@ -125,6 +125,9 @@ test("the README's first command: diagnose examples/seed-000 names the broken no
   assert.match(r.stdout, /^CRITICAL {2}node2 rejects flannel vxlan traffic \(udp\/8472\) from every other node/);
   assert.match(r.stdout, /node2 {2}filter\/INPUT #\d+ {2}-A INPUT -j REJECT/);
   assert.match(r.stdout, /near miss: accepts tcp\/8472, but the overlay sends udp\/8472/);
-  assert.match(r.stdout, /\$ iptables-nft -I INPUT -s 192\.168\.56\.11,192\.168\.56\.13 -p udp -m udp --dport 8472 -j ACCEPT/);
+  assert.match(
+    r.stdout,
+    /\$ iptables-nft -I INPUT -s 192\.168\.56\.11,192\.168\.56\.13 -p udp -m udp --dport 8472 -j ACCEPT/,
+  );
   assert.equal(r.stderr, '', 'a bundle made by the lab reads without warnings');
 });

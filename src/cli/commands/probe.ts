@@ -84,6 +84,7 @@ What is probed (every loop bounded in count and time):
   pod-pod      every pod → every echo pod: TCP, UDP and ICMP, same node and across nodes
   pod-service  every pod → every Service port: repeats until each endpoint kube-proxy may pick has answered
   node-pod     every node → every echo pod: TCP and ICMP
+  node-service every node → every Service port, from the node's own network namespace
   nodeport     a host outside the cluster → every node's NodePorts (externalTrafficPolicy: Local is respected)
   dns          each pod's lookup through its resolv.conf; 1 s or more means a nameserver failed (seed 000)
   overlay      every node → every other node's tunnel address (the ping crosses VXLAN/IPIP)
