@@ -117,7 +117,27 @@ and re-create pods so they get it — or raise the underlay's MTU if the network
         })),
       ];
       const fix: string[] = [];
-      if (dev && (dev.mtu ?? 0) > max) fix.push(`ip link set dev ${dev.name} mtu ${max}`);
+      // When the other nodes' underlays carry the overlay and this one's is the odd one out, its underlay is what
+      // is wrong: lowering only its overlay device would leave the peers' full-size packets to it vanishing.
+      const peerMtus = cluster.nodes
+        .filter((n) => n !== node && n.links.length > 0)
+        .map((n) => {
+          const d = overlay.device ? n.links.find((l) => l.name === overlay.device) : undefined;
+          return underlay(n, d)?.mtu;
+        })
+        .filter((m): m is number => m !== undefined);
+      const needed = (dev?.mtu ?? max) + overlay.overhead;
+      const deviceTooBig = dev !== undefined && (dev.mtu ?? 0) > max;
+      const peersCarry = deviceTooBig && peerMtus.length > 0 && peerMtus.every((m) => m >= needed);
+      if (peersCarry) {
+        evidence.push({
+          kind: 'interface',
+          node: node.name,
+          text: `the other nodes' underlay mtu: ${[...new Set(peerMtus)].join(', ')}`,
+          detail: `they carry ${needed}-byte outer packets; ${node.name}'s ${under.name} is the odd one out`,
+        });
+        fix.push(`ip link set dev ${under.name} mtu ${Math.min(...peerMtus)}`);
+      } else if (dev && deviceTooBig) fix.push(`ip link set dev ${dev.name} mtu ${max}`);
       if (cluster.overlay?.cni === 'flannel' || routedOverlay(cluster)?.startsWith('flannel'))
         fix.push(restartFlannel(cluster, node));
       const worst = over[0] as { name: string; mtu: number };

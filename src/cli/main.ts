@@ -32,6 +32,7 @@ Start here:
   netdoctor trace <bundle> --from A --to B       one packet's path across the cluster, hop by hop
   netdoctor rules eval iptables-save.txt ...     what one node does with one packet
   netdoctor diff <bundle> --all                  which node behaves unlike the others, and how
+  netdoctor probe --lab --format html -o r.html  real traffic: the connectivity matrix and why each cell fails
   netdoctor <command> --help                     each command's options and examples`,
     )
     .version(VERSION)

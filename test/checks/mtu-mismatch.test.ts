@@ -71,6 +71,25 @@ const rows: Row[] = [
       fix: ['ip link set dev flannel.1 mtu 1350', 'systemctl restart flanneld'],
     })),
   },
+  {
+    name: 'one node is the odd one out: its uplink is 1400, the peers carry 1500: raise it, not its overlay alone',
+    bundle: () => kubeBundle(specs(1500, 1450).map((s) => (s.name === 'w1' ? { ...s, uplinkMtu: 1400 } : s))),
+    expect: [
+      {
+        node: 'w1',
+        severity: 'error',
+        over: [
+          'flannel.1 mtu 1450',
+          'cni0 mtu 1450',
+          '2 pod veths (vethw10, ...) mtu 1450',
+          'FLANNEL_MTU=1450',
+          "the other nodes' underlay mtu: 1500",
+        ],
+        underlay: 'eth0 mtu 1400',
+        fix: ['ip link set dev eth0 mtu 1500', 'systemctl restart flanneld'],
+      },
+    ],
+  },
   { name: 'near miss: exactly at the limit (1400 over 1450)', bundle: () => kubeBundle(specs(1450, 1400)), expect: [] },
   {
     name: 'flannel.1 lowered already, the pods still at 1450 (warning)',

@@ -65,6 +65,9 @@ function parseKinds(v: string | undefined): DifferenceKind[] | undefined {
 export function registerDiff(program: Command): void {
   program
     .command('diff')
+    .summary(
+      'Compare nodes by behaviour, not by text: the rule, route, sysctl or interface that makes one node act differently',
+    )
     .description(
       'Compare nodes by behaviour, not by text: netfilter (normalised and aligned, then the packet classes each\n' +
         'differing rule touches simulated on both nodes), sysctls, interfaces, routes per pod subnet, the overlay\n' +
