@@ -4,24 +4,13 @@
  * their own node, and nothing routed through it.
  */
 import type { Evidence } from '../core/vocabulary.js';
-import type { ClusterModel, NodeModel } from '../model/cluster.js';
-import { addressIn, clusterPodCidrs, nodePodSubnets } from '../model/pod-network.js';
+import type { ClusterModel } from '../model/cluster.js';
+import { clusterPodCidrs, nodePodSubnets, podAddress } from '../model/pod-network.js';
 import type { Table } from '../netfilter/model.js';
 import { makePacket } from '../netfilter/packet.js';
 import { type EvalResult, simulate } from '../netfilter/simulate.js';
 import { routeGet } from '../route/get.js';
 import { defineCheck } from './define.js';
-
-/** A pod address on a node: a running pod's IP, else one of the node's pod subnet. */
-function podAddress(cluster: ClusterModel, node: NodeModel): string | undefined {
-  for (const p of cluster.ofKind('Pod')) {
-    const spec = (p.spec ?? {}) as { nodeName?: string; hostNetwork?: boolean };
-    const ip = (p.status as { podIP?: string } | undefined)?.podIP;
-    if (spec.nodeName === node.name && !spec.hostNetwork && ip && !ip.includes(':')) return ip;
-  }
-  const s = nodePodSubnets(node)[0];
-  return s ? addressIn(s.cidr, 2) : undefined;
-}
 
 /** A FORWARD rule that drops whatever reaches it: no address, interface or protocol condition. */
 function catchAll(text: string | undefined): boolean {

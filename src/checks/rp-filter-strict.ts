@@ -6,26 +6,15 @@
  */
 import { cidrContains, type Ip, parseIp } from '../core/ip.js';
 import type { Evidence } from '../core/vocabulary.js';
-import type { ClusterModel, NodeModel } from '../model/cluster.js';
+import type { ClusterModel } from '../model/cluster.js';
 import { peerTargets } from '../model/overlay-routes.js';
-import { addressIn, nodePodSubnets, uplink } from '../model/pod-network.js';
+import { podAddress, uplink } from '../model/pod-network.js';
 import { sysctlKey } from '../parse/sysctl.js';
 import { routeGet } from '../route/get.js';
 import { devConf } from '../route/state.js';
 import { defineCheck } from './define.js';
 
 const TUNNEL = /^(flannel\.\d+|tunl0|vxlan\.calico|cilium_vxlan)$/;
-
-/** A pod address on a node: a running pod's IP from cluster.json, else an address of the node's pod subnet. */
-function podAddress(cluster: ClusterModel, node: NodeModel): string | undefined {
-  for (const p of cluster.ofKind('Pod')) {
-    const spec = (p.spec ?? {}) as { nodeName?: string; hostNetwork?: boolean };
-    const ip = (p.status as { podIP?: string } | undefined)?.podIP;
-    if (spec.nodeName === node.name && !spec.hostNetwork && ip && !ip.includes(':')) return ip;
-  }
-  const s = nodePodSubnets(node)[0];
-  return s ? addressIn(s.cidr, 2) : undefined;
-}
 
 interface Drop {
   peer: string;

@@ -315,3 +315,14 @@ export function podTrafficDevices(cluster: ClusterModel, node: NodeModel): Map<s
     out.set(up, `NodePort/LoadBalancer services (${ext.slice(0, 3).join(', ')}) are forwarded from ${up} to pods`);
   return out;
 }
+
+/** A pod address on a node: a running pod's IP from cluster.json, else an address of the node's pod subnet. */
+export function podAddress(cluster: ClusterModel, node: NodeModel): string | undefined {
+  for (const p of cluster.ofKind('Pod')) {
+    const spec = (p.spec ?? {}) as { nodeName?: string; hostNetwork?: boolean };
+    const ip = (p.status as { podIP?: string } | undefined)?.podIP;
+    if (spec.nodeName === node.name && !spec.hostNetwork && ip && !ip.includes(':')) return ip;
+  }
+  const s = nodePodSubnets(node)[0];
+  return s ? addressIn(s.cidr, 2) : undefined;
+}
