@@ -223,7 +223,7 @@ export const PAGE_SCRIPT = String.raw`
   }
 
   function causeBox(groups) {
-    var failed = data.outcomes.filter(function (o) { return o.status !== 'pass'; });
+    var failed = (data.outcomes || []).filter(function (o) { return o.status !== 'pass'; });
     var top = (data.findings || []).filter(function (f) { return f.severity === 'critical' || f.severity === 'error'; })[0];
     if (!failed.length && !top) return null;
     var box = el('div', { cls: 'cause' });
