@@ -12,12 +12,24 @@
  */
 
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { collectNode } from '../collect/run.js';
+import { mapLimit } from '../core/async.js';
+import { ECHO_AGENT_FILE, ECHO_AGENT_SOURCE } from '../probe/echo.js';
 import type { NodeSnapshot } from '../snapshot/schema.js';
-import { ECHO_AGENT_FILE, ECHO_AGENT_SOURCE } from './agent.js';
+import { netnsEtc } from './attach-pod.js';
 import { clusterList } from './cluster-json.js';
 import { type EtcdHandle, etcdArgv, etcdDataDir, etcdPut, readFlannelSubnets, waitEtcd } from './etcd.js';
 import type { FirewallLayout } from './firewall.js';
@@ -53,7 +65,7 @@ import {
   bridgeBatch,
   ipBatch,
   LabError,
-  mapLimit,
+  listNetns,
   nsMustRun,
   nsRun,
   type RunOptions,
@@ -84,14 +96,6 @@ function randomPrefix(): string {
   return `ndlab${Math.floor(Math.random() * 36 ** 5)
     .toString(36)
     .padStart(5, '0')}`;
-}
-
-async function listNetns(): Promise<string[]> {
-  const r = await run('ip', ['netns', 'list'], { timeoutMs: 10_000 });
-  return r.stdout
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/)[0] ?? '')
-    .filter(Boolean);
 }
 
 function pidAlive(pid: number): boolean {
@@ -475,6 +479,9 @@ export async function labDown(statePath = defaultStatePath(), log?: (m: string) 
   }
   const left = (await listNetns()).filter(mine);
   if (left.length) throw new LabError(`could not delete namespaces: ${left.join(', ')}`);
+  // /etc/netns/<ns>/ files of pods attached on demand (src/lab/attach-pod.ts).
+  for (const ns of existsSync('/etc/netns') ? readdirSync('/etc/netns').filter(mine) : [])
+    rmSync(netnsEtc(ns), { recursive: true, force: true });
 
   if (workDir) rmSync(workDir, { recursive: true, force: true });
   removeState(statePath);

@@ -280,7 +280,7 @@ export const FLANNEL_CNI_CONF = `{
 `;
 
 /** The pods' /etc/resolv.conf as kubelet writes it (ClusterFirst DNS policy). */
-export function podResolvConf(plan: LabPlan, pod: PodPlan): string {
+export function podResolvConf(plan: LabPlan, pod: { namespace: string }): string {
   const d = plan.clusterDomain;
   return `search ${pod.namespace}.svc.${d} svc.${d} ${d}\nnameserver ${DNS_SERVICE_IP}\noptions ndots:5\n`;
 }

@@ -83,24 +83,15 @@ export function nsMustRun(netns: string, argv: readonly string[], opts: RunOptio
   return mustRun('ip', ['netns', 'exec', netns, ...argv], opts);
 }
 
-/** Maps `items` through `fn`, at most `limit` at a time, keeping the order. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, i: number) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return out;
-}
-
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/** The names of every network namespace (`ip netns list`). */
+export async function listNetns(): Promise<string[]> {
+  const r = await run('ip', ['netns', 'list'], { timeoutMs: 10_000 });
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter(Boolean);
 }

@@ -64,6 +64,7 @@ export async function execInPod(api: KubeApi, o: ExecOptions): Promise<ExecResul
   const url = (api.server + path).replace(/^http/, 'ws');
   const opts = await api.requestOptions();
 
+  if (o.signal?.aborted) throw new LiveError('exec aborted');
   return new Promise<ExecResult>((resolve, reject) => {
     const ws = new WebSocket(url, EXEC_PROTOCOLS, {
       ...(opts as WebSocket.ClientOptions),
@@ -81,10 +82,10 @@ export async function execInPod(api: KubeApi, o: ExecOptions): Promise<ExecResul
       else resolve({ protocol: ws.protocol, status, exitCode: exitCodeOf(status) });
     };
     const onAbort = () => {
+      // terminate() before the handshake ends emits 'error', which the handler below absorbs (settled by then).
       ws.terminate();
       finish(new LiveError('exec aborted'));
     };
-    if (o.signal?.aborted) return onAbort();
     o.signal?.addEventListener('abort', onAbort);
 
     ws.on('unexpected-response', (_req, res) => {

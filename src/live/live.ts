@@ -52,13 +52,13 @@ export const DEFAULT_TIMEOUT_MS = 60_000;
 export const DEFAULT_PARALLEL = 10;
 
 /** Checks the API server answers at all, fast, before anything else: a wrong address fails in seconds. */
-async function probe(api: KubeApi): Promise<string> {
+export async function serverVersion(api: KubeApi): Promise<string> {
   const v = await api.request<{ gitVersion?: string }>('GET', '/version', { timeoutMs: 10_000 });
   return v?.gitVersion ?? 'unknown version';
 }
 
 /** Makes sure the namespace exists and admits privileged pods; returns a warning when it may not. */
-async function prepareNamespace(api: KubeApi, ns: string, log: (l: string) => void): Promise<void> {
+export async function prepareNamespace(api: KubeApi, ns: string, log: (l: string) => void): Promise<void> {
   const path = `/api/v1/namespaces/${encodeURIComponent(ns)}`;
   let existing: KubeObject | undefined;
   try {
@@ -110,7 +110,7 @@ async function prepareNamespace(api: KubeApi, ns: string, log: (l: string) => vo
 }
 
 /** Picks the nodes to collect from the listed ones; unknown names are an InputError. */
-async function selectNodes(
+export async function selectNodes(
   api: KubeApi,
   all: KubeObject[] | undefined,
   o: LiveOptions,
@@ -146,7 +146,7 @@ export async function collectLive(dir: string, o: LiveOptions): Promise<LiveResu
   const api = new KubeApi(kc);
   const namespace = o.namespace ?? DEFAULT_NAMESPACE;
   const result: LiveResult = { dir, server: api.server, nodeRuns: [], problems: [], issues: [], interrupted: false };
-  const version = await probe(api);
+  const version = await serverVersion(api);
   log(`cluster ${api.server} (context ${api.context} from ${source}), Kubernetes ${version}`);
 
   const objects = await readClusterObjects(api, (l) => log(`  ${l}`));
@@ -230,7 +230,7 @@ export async function cleanupPods(
   o: KubeOptions & { namespace?: string; allNamespaces?: boolean; log?: (l: string) => void },
 ): Promise<string[]> {
   const api = new KubeApi(loadKubeConfig(o).kc);
-  await probe(api);
+  await serverVersion(api);
   const selector = `${MANAGED_BY_LABEL}=${MANAGED_BY}`;
   const ns = o.namespace ?? DEFAULT_NAMESPACE;
   const pods = await listAll(

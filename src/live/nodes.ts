@@ -50,13 +50,13 @@ export function newRunId(): string {
 }
 
 /** A pod name for a node: DNS-1123, at most 63 characters, unique per run. */
-export function podName(runId: string, node: string, index: number): string {
+export function podName(runId: string, node: string, index: number | string, role?: string): string {
   const safe = node
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')
     .replace(/^-+|-+$/g, '');
   const tail = `-${runId}-${index}`;
-  return `netdoctor-${safe}`.slice(0, 63 - tail.length).replace(/-+$/, '') + tail;
+  return `netdoctor-${role ? `${role}-` : ''}${safe}`.slice(0, 63 - tail.length).replace(/-+$/, '') + tail;
 }
 
 export interface PodOptions {
@@ -145,7 +145,7 @@ export class PodTracker {
   }
 }
 
-function podPath(namespace: string, name?: string): string {
+export function podPath(namespace: string, name?: string): string {
   return `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods${name ? `/${encodeURIComponent(name)}` : ''}`;
 }
 
@@ -157,6 +157,36 @@ const sleep = (ms: number, signal?: AbortSignal) =>
       resolve();
     });
   });
+
+/** True when the pod is Running and, with `ready`, its Ready condition is True (every readiness probe passes). */
+function podUp(pod: KubeObject, ready: boolean): boolean {
+  const st = (pod.status ?? {}) as { phase?: string; conditions?: { type: string; status: string }[] };
+  if (st.phase !== 'Running') return false;
+  return !ready || st.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+}
+
+/**
+ * Polls a pod until it runs (and is ready, with `ready`); a pod that cannot start (image not pulled, ended) throws
+ * a LiveError saying why. Bounded by the caller's signal.
+ */
+export async function waitForPod(
+  api: KubeApi,
+  namespace: string,
+  name: string,
+  o: { signal: AbortSignal; ready?: boolean; seen?: (pod: KubeObject) => void },
+): Promise<KubeObject> {
+  for (;;) {
+    if (o.signal.aborted) throw new LiveError('aborted');
+    const pod = await api.request<KubeObject>('GET', podPath(namespace, name), {
+      what: { verb: 'get', resource: 'pods' },
+    });
+    o.seen?.(pod);
+    const problem = podProblem(pod);
+    if (problem) throw new LiveError(problem);
+    if (podUp(pod, o.ready ?? false)) return pod;
+    await sleep(300, o.signal);
+  }
+}
 
 interface ContainerState {
   waiting?: { reason?: string; message?: string };
@@ -292,17 +322,7 @@ async function collectOne(api: KubeApi, node: string, index: number, o: CollectN
     });
     created = true;
     phase = 'waiting for the pod to run';
-    for (;;) {
-      if (signal.aborted) throw new LiveError('aborted');
-      const pod = await api.request<KubeObject>('GET', podPath(o.namespace, name), {
-        what: { verb: 'get', resource: 'pods' },
-      });
-      lastSeen = pod;
-      const problem = podProblem(pod);
-      if (problem) throw new LiveError(problem);
-      if ((pod.status as { phase?: string } | undefined)?.phase === 'Running') break;
-      await sleep(300, signal);
-    }
+    await waitForPod(api, o.namespace, name, { signal, seen: (pod) => (lastSeen = pod) });
     phase = 'collecting';
     const assembler = new SnapshotAssembler({
       transport: 'pod',

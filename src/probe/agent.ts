@@ -13,8 +13,15 @@
  *        timeout; the latency is what an application would wait
  * A probe with `expect` (the pod names behind a Service) repeats, in waves of parallel attempts, until every expected
  * name answered or the tries are spent, so every endpoint a Service's load balancing can pick is reached at least
- * once. DNS lookups run all their tries: each may go to another endpoint of the DNS Service.
+ * once. DNS lookups run all their tries: each may go to another endpoint of the DNS Service. A probe with `all` runs
+ * every try too (a Service whose endpoints do not speak the echo protocol: the share that failed is the finding), and
+ * `connect` counts an established TCP connection as the answer (a server that waits for the client to speak first).
+ *
+ * The input is one line of JSON (the array), so the agent starts without waiting for the end of stdin: an exec
+ * stream older than v5 cannot close it.
  */
+
+import { PING_SOURCE } from './ping.js';
 
 export const PROBE_AGENT_FILE = 'probe-agent.cjs';
 
@@ -35,7 +42,14 @@ export interface AgentProbe {
   name?: string;
   nameservers?: string[];
   attempts?: number;
+  /** Run every try even after answers came (their failures are the result). */
+  all?: boolean;
+  /** tcp: an established connection is the answer (`connected`); nothing is read. */
+  connect?: boolean;
 }
+
+/** The answer of a `connect` probe. */
+export const CONNECTED = 'connected';
 
 /** How one attempt ended, in the words a client would use. */
 export type AttemptOutcome =
@@ -96,6 +110,7 @@ function tcpAttempt(p) {
       resolve(r);
     };
     const timer = setTimeout(() => finish({ outcome: 'timeout' }), p.timeoutMs);
+    if (p.connect) s.on('connect', () => finish({ outcome: 'ok', answer: '${CONNECTED}', ms: now() - t0 }));
     s.on('data', (d) => {
       data += d.toString('utf8');
       if (data.includes('\\n')) finish({ outcome: 'ok', answer: data.trim(), ms: now() - t0 });
@@ -131,35 +146,16 @@ function udpAttempt(p) {
 
 function pingAttempt(p, extra) {
   return new Promise((resolve) => {
-    const secs = Math.max(1, Math.ceil(p.timeoutMs / 1000));
-    const args = ['-n', '-c', '1', '-W', String(secs), ...extra, p.dst];
+    const args = pingArgs(p);
     const t0 = now();
     execFile('ping', args, { timeout: p.timeoutMs + 2000, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const text = (stdout || '') + (stderr || '');
-      const rtt = /time=([0-9.]+) ms/.exec(text);
-      if (!err) return resolve({ outcome: 'ok', answer: p.dst, ms: rtt ? Number(rtt[1]) : now() - t0 });
-      const mtu = /mtu ?= ?(\\d+)/i.exec(text);
-      if (mtu || /message too long|frag needed/i.test(text))
-        return resolve({ outcome: 'too big', detail: mtu ? 'mtu ' + mtu[1] : text.trim().split('\\n').pop() });
-      if (/Packet filtered|Communication prohibited|Host Prohibited|Net Prohibited/i.test(text))
-        return resolve({ outcome: 'admin prohibited', detail: firstError(text) });
-      if (/Destination Port Unreachable|Protocol Unreachable/i.test(text))
-        return resolve({ outcome: 'refused', detail: firstError(text) });
-      if (/Destination Net Unreachable|Network is unreachable/i.test(text))
-        return resolve({ outcome: 'network unreachable', detail: firstError(text) });
-      if (/Destination Host Unreachable|No route to host/i.test(text))
-        return resolve({ outcome: 'no route to host', detail: firstError(text) });
-      if (err.code === 'ENOENT') return resolve({ outcome: 'error', detail: 'ping is not installed' });
-      resolve({ outcome: 'timeout' });
+      if (err && err.code === 'ENOENT') return resolve({ outcome: 'error', detail: 'ping is not installed' });
+      resolve(classifyPing(p, !err, (stdout || '') + (stderr || ''), now() - t0));
     });
   });
 }
 
-function firstError(text) {
-  const line = text.split('\\n').find((l) => /unreachable|prohibited|filtered/i.test(l));
-  return line ? line.trim() : undefined;
-}
-
+${PING_SOURCE}
 function dnsQuery(name) {
   const id = Math.floor(Math.random() * 65536);
   const labels = name.replace(/\\.$/, '').split('.').filter(Boolean);
@@ -243,8 +239,8 @@ function attempt(p) {
   switch (p.kind) {
     case 'tcp': return tcpAttempt(p);
     case 'udp': return udpAttempt(p);
-    case 'icmp': return pingAttempt(p, []);
-    case 'mtu': return pingAttempt(p, ['-M', 'do', '-s', String(p.size)]);
+    case 'icmp':
+    case 'mtu': return pingAttempt(p);
     case 'dns': return dnsAttempt(p);
     default: return Promise.resolve({ outcome: 'error', detail: 'unknown probe kind ' + p.kind });
   }
@@ -261,7 +257,7 @@ async function runProbe(p) {
   const expect = p.expect || [];
   // Attempts to a Service with several endpoints go out in waves (each a new connection, so kube-proxy picks
   // again); a single destination is tried one attempt at a time.
-  const wave = expect.length > 1 ? 8 : 1;
+  const wave = expect.length > 1 || p.all ? 8 : 1;
   const record = (r) => {
     if (r.outcome === 'ok') {
       if (r.answer !== undefined && !answers.includes(r.answer)) answers.push(r.answer);
@@ -279,7 +275,8 @@ async function runProbe(p) {
     attempts += n;
     const batch = await Promise.all(Array.from({ length: n }, () => attempt(p)));
     batch.forEach(record);
-    if (answers.length && expect.every((e) => answers.includes(e)) && p.kind !== 'dns') break;
+    if (p.all || p.kind === 'dns') continue;
+    if (answers.length && expect.every((e) => answers.includes(e))) break;
     // Without endpoints to collect, two failures in a row are the answer.
     if (expect.length === 0 && answers.length === 0 && attempts >= Math.min(p.tries, 2)) break;
   }
@@ -295,8 +292,11 @@ async function runProbe(p) {
 
 async function main() {
   let input = '';
-  for await (const chunk of process.stdin) input += chunk;
-  const probes = JSON.parse(input);
+  for await (const chunk of process.stdin) {
+    input += chunk;
+    if (input.includes('\\n')) break;
+  }
+  const probes = JSON.parse(input.split('\\n')[0]);
   const limit = 16;
   let next = 0;
   const worker = async () => {

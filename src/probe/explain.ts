@@ -42,7 +42,7 @@ export function summarizeBranch(b: TraceBranch): string {
  * the branch that fails.
  */
 function disagreement(o: ProbeOutcome, r: TraceResult): string | undefined {
-  if (o.probe.blocked !== undefined || o.status === 'error') return undefined;
+  if (o.probe.blocked !== undefined || o.status === 'error' || refusedAtEndpoint(o, r)) return undefined;
   const delivered = r.branches.filter((b) => b.verdict === 'delivered');
   const failing = r.branches.filter((b) => b.verdict === 'dropped' || b.verdict === 'rejected');
   const podName = (b: TraceBranch) => b.endpoint?.pod?.split('/')[1];
@@ -69,6 +69,21 @@ function disagreement(o: ProbeOutcome, r: TraceResult): string | undefined {
   return undefined;
 }
 
+/**
+ * A TCP flow the trace delivers and the endpoint answered with a reset every time it failed: the network works and
+ * nothing listens on the port there (a closed port, a server bound to another address, a wrong targetPort).
+ */
+function refusedAtEndpoint(o: ProbeOutcome, r: TraceResult): boolean {
+  const failures = Object.keys(o.result.failures);
+  return (
+    o.probe.proto === 'tcp' &&
+    failures.length === 1 &&
+    failures[0] === 'refused' &&
+    r.branches.length > 0 &&
+    r.branches.every((b) => b.verdict === 'delivered')
+  );
+}
+
 export function explainOutcome(engine: TraceEngine, cluster: ClusterModel, o: ProbeOutcome): ProbeReason | undefined {
   const q = o.probe.trace;
   if (!q) return undefined;
@@ -86,6 +101,10 @@ export function explainOutcome(engine: TraceEngine, cluster: ClusterModel, o: Pr
     decisive: branch.decisive as unknown as Record<string, unknown> | null,
     hops: branch.hops,
   };
+  if (refusedAtEndpoint(o, result)) {
+    reason.refused = true;
+    reason.summary = `delivered, and refused there: nothing listens on port ${branch.endpoint?.port ?? o.probe.port} of ${branch.endpoint?.pod ?? branch.endpoint?.ip ?? o.probe.to.name} (connection refused)`;
+  }
   const d = disagreement(o, result);
   if (d) reason.disagreement = d;
   return reason;
@@ -131,7 +150,7 @@ export function explainReport(cluster: ClusterModel, report: ProbeReport, opts: 
     // A failure the trace says is delivered (an MTU, a fault the bundle shows only as a setting): diagnose's
     // finding on a node of the flow is the reason; the disagreement with the trace stays visible.
     const failedFlow = o.status === 'fail' || o.status === 'partial';
-    if (failedFlow && (!o.reason || o.reason.verdict === 'delivered')) {
+    if (failedFlow && (!o.reason || (o.reason.verdict === 'delivered' && !o.reason.refused))) {
       const f = findingFor(o, report.findings);
       if (f) {
         o.reason = {

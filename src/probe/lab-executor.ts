@@ -34,7 +34,7 @@ export class LabExecutor implements ProbeExecutor {
   async run(source: ProbeSource, probes: AgentProbe[], timeoutMs: number): Promise<AgentResult[]> {
     if (probes.length === 0) return [];
     const r = await this.lab.exec(this.netnsOf(source), [process.execPath, this.agent], {
-      input: JSON.stringify(probes),
+      input: `${JSON.stringify(probes)}\n`,
       timeoutMs,
     });
     if (r.timedOut) throw new LabError(`the probe agent ran over its ${Math.round(timeoutMs / 1000)} s budget`);

@@ -70,7 +70,8 @@ export interface Probe {
 }
 
 /**
- * pass: everything expected answered (in time, for DNS); partial: some endpoints behind a Service never answered;
+ * pass: everything expected answered (in time, for DNS); partial: some endpoints behind a Service never answered (or,
+ * where endpoints cannot be told apart, some attempts failed and others did not);
  * slow: DNS answered only after a nameserver failed; fail: nothing answered; error: the probe itself could not run.
  */
 export type ProbeStatus = 'pass' | 'partial' | 'slow' | 'fail' | 'error';
@@ -86,6 +87,8 @@ export interface ProbeReason {
   hops?: unknown[];
   /** A finding of diagnose on a node of the flow that explains it when the trace cannot (e.g. an MTU). */
   finding?: { check: string; node?: string; title: string };
+  /** The trace delivers the flow and the endpoint answered with a reset: nothing listens on the port there. */
+  refused?: boolean;
   /** When the trace predicted delivery but the flow failed (or the reverse): said plainly, never hidden. */
   disagreement?: string;
 }
@@ -133,6 +136,8 @@ export function judge(probe: Probe, result: AgentResult): Omit<ProbeOutcome, 'pr
   else if (result.answers.length === 0) status = 'fail';
   else if (probe.kind === 'dns') status = (result.slowestMs ?? result.latencyMs ?? 0) >= SLOW_DNS_MS ? 'slow' : 'pass';
   else if (missing.length > 0) status = 'partial';
+  // Every try ran (endpoints that do not say who they are): some answered, some did not.
+  else if (probe.agent.all && Object.values(result.failures).some((n) => (n ?? 0) > 0)) status = 'partial';
   else status = 'pass';
   return { status, missing, unexpected };
 }

@@ -6,7 +6,9 @@
  *
  * Destinations that can be judged are pods that speak netdoctor's echo protocol (TCP and UDP on one port, answering
  * with the pod's name: the lab's echo servers, or netdoctor's own probe pods on a live cluster). Other pods are
- * pinged; their ports are not guessed at.
+ * pinged; their ports are not guessed at. On a live cluster the Services in front of other workloads are probed too
+ * (`opaqueServices`): a TCP connection is the answer, every try runs, and some tries failing while others pass is
+ * the partial result an endpoint that does not answer gives.
  */
 
 import { kubeIndex, type PodInfo } from '../kube/objects.js';
@@ -28,6 +30,13 @@ export interface ProbePlanInput {
   kinds?: readonly ProbeKind[];
   /** Per-attempt time limit (ms); default 1000. */
   timeoutMs?: number;
+  /** Probe TCP Services (and NodePorts) whose endpoints do not speak the echo protocol, by connecting. */
+  opaqueServices?: boolean;
+  /**
+   * Who probes NodePorts: a host outside the cluster (`outside` sources, the lab's underlay) or, where no such host
+   * exists (a live cluster), each node probes the NodePorts of the next node in name order.
+   */
+  nodePortsFrom?: 'outside' | 'next-node';
 }
 
 const podKey = (p: PodInfo) => `${p.namespace}/${p.name}`;
@@ -44,10 +53,36 @@ export function triesForEndpoints(n: number): number {
   return Math.min(60, Math.max(3, k));
 }
 
+/** Tries for a Service whose endpoints cannot be told apart: enough that each endpoint is picked a few times. */
+export function triesForOpaque(n: number): number {
+  return Math.min(24, Math.max(6, 3 * n));
+}
+
+/**
+ * How to probe one Service port reached at dst:port: expect every endpoint's name when all speak the echo protocol,
+ * else (opaque) connect over TCP and run every try; undefined when the port cannot be judged.
+ */
+function serviceAgent(
+  endpoints: readonly { pod?: PodInfo; targetRef?: { name?: string } }[],
+  echo: ReadonlySet<string>,
+  opaque: boolean,
+  a: { kind: Proto; dst: string; port: number; timeoutMs: number },
+): { expect: string[]; agent: Omit<AgentProbe, 'id'> } | undefined {
+  const names = endpoints.map((e) => e.targetRef?.name ?? e.pod?.name).filter((n): n is string => !!n);
+  const allEcho = endpoints.every((e) => e.pod && echo.has(podKey(e.pod)));
+  if (allEcho || endpoints.length === 0)
+    return { expect: names, agent: { ...a, expect: names, tries: triesForEndpoints(names.length) } };
+  if (!opaque || a.kind !== 'tcp') return undefined;
+  return { expect: [], agent: { ...a, connect: true, all: true, tries: triesForOpaque(endpoints.length) } };
+}
+
 export function planProbes(input: ProbePlanInput): Probe[] {
   const { cluster, sources, echo } = input;
   const kinds = new Set(input.kinds ?? PROBE_KINDS);
   const timeoutMs = input.timeoutMs ?? 1000;
+  const opaque = input.opaqueServices ?? false;
+  // Every Service with its resolved ports, once for the whole plan.
+  const services = listServices(cluster).map((svc) => ({ svc, ports: resolveServiceInfo(cluster, svc).ports }));
   const idx = kubeIndex(cluster);
   const running = idx.pods.filter((p) => !p.hostNetwork && p.ip && p.phase !== 'Succeeded' && p.phase !== 'Failed');
   const echoPods = running.filter((p) => echo.pods.has(podKey(p)));
@@ -98,69 +133,69 @@ export function planProbes(input: ProbePlanInput): Probe[] {
     const svcKind: ProbeKind | undefined =
       from.kind === 'pod' ? 'pod-service' : from.kind === 'node' ? 'node-service' : undefined;
     if (svcKind && kinds.has(svcKind)) {
-      for (const svc of listServices(cluster)) {
+      for (const { svc, ports } of services) {
         if (!svc.clusterIP || svc.headless) continue;
-        for (const port of resolveServiceInfo(cluster, svc).ports) {
+        for (const port of ports) {
           const proto = port.protocol === 'UDP' ? 'udp' : port.protocol === 'TCP' ? 'tcp' : undefined;
           if (!proto) continue;
           const choice = proxyEndpoints(svc, port, { ...(from.node ? { node: from.node } : {}), external: false });
-          const names = choice.endpoints.map((e) => e.targetRef?.name ?? e.pod?.name).filter((n): n is string => !!n);
-          const allEcho =
-            choice.endpoints.length > 0 && choice.endpoints.every((e) => e.pod && echo.pods.has(podKey(e.pod)));
-          if (!allEcho && choice.endpoints.length > 0) continue;
+          const how = serviceAgent(choice.endpoints, echo.pods, opaque, {
+            kind: proto,
+            dst: svc.clusterIP,
+            port: port.port,
+            timeoutMs,
+          });
+          if (!how) continue;
           add({
             kind: svcKind,
             from,
             to: { kind: 'service', name: `${svc.namespace}/${svc.name}`, ip: svc.clusterIP },
             proto,
             port: port.port,
-            expect: names,
+            ...how,
             ...(choice.endpoints.length === 0 ? { blocked: noEndpointReason(svc, choice.whenNone) } : {}),
             trace: { from: traceFrom(from), to: `svc/${svc.namespace}/${svc.name}:${port.port}`, proto },
-            agent: {
-              kind: proto,
-              dst: svc.clusterIP,
-              port: port.port,
-              expect: names,
-              tries: triesForEndpoints(names.length),
-              timeoutMs,
-            },
           });
         }
       }
     }
 
-    // NodePorts on every node, from outside the cluster, as a client would use them.
-    if (from.kind === 'outside' && kinds.has('nodeport')) {
-      for (const svc of listServices(cluster)) {
+    // NodePorts on every node, as a client outside the cluster would use them (or, on a live cluster, the next node).
+    const nodePortTargets =
+      (input.nodePortsFrom ?? 'outside') === 'outside'
+        ? from.kind === 'outside'
+          ? idx.nodes
+          : []
+        : from.kind === 'node'
+          ? nextNode(idx.nodes, from.name)
+          : [];
+    if (nodePortTargets.length && kinds.has('nodeport')) {
+      for (const { svc, ports } of services) {
         if (svc.type !== 'NodePort' && svc.type !== 'LoadBalancer') continue;
-        for (const port of resolveServiceInfo(cluster, svc).ports) {
+        for (const port of ports) {
           if (port.nodePort === undefined) continue;
           const proto = port.protocol === 'UDP' ? 'udp' : port.protocol === 'TCP' ? 'tcp' : undefined;
           if (!proto) continue;
-          for (const node of idx.nodes) {
+          for (const node of nodePortTargets) {
             if (!node.internalIP) continue;
             const choice = proxyEndpoints(svc, port, { node: node.name, external: true });
-            if (choice.endpoints.some((e) => !e.pod || !echo.pods.has(podKey(e.pod)))) continue;
-            const names = choice.endpoints.map((e) => e.pod?.name as string);
+            const how = serviceAgent(choice.endpoints, echo.pods, opaque, {
+              kind: proto,
+              dst: node.internalIP,
+              port: port.nodePort,
+              timeoutMs,
+            });
+            if (!how) continue;
             add({
               kind: 'nodeport',
               from,
               to: { kind: 'node', name: node.name, node: node.name, ip: node.internalIP },
               proto,
               port: port.nodePort,
-              expect: names,
-              ...(names.length === 0 ? { blocked: noEndpointReason(svc, choice.whenNone, node.name) } : {}),
+              ...how,
+              ...(choice.endpoints.length === 0 ? { blocked: noEndpointReason(svc, choice.whenNone, node.name) } : {}),
               trace: { from: traceFrom(from), to: `node/${node.name}:${port.nodePort}`, proto },
               note: `${svc.namespace}/${svc.name} port ${port.port} (nodePort ${port.nodePort})`,
-              agent: {
-                kind: proto,
-                dst: node.internalIP,
-                port: port.nodePort,
-                expect: names,
-                tries: triesForEndpoints(names.length),
-                timeoutMs,
-              },
             });
           }
         }
@@ -244,6 +279,14 @@ export function planProbes(input: ProbePlanInput): Probe[] {
     }
   }
   return probes;
+}
+
+/** The node after `name` in name order (wrapping), the NodePort target of a node's probes; itself when alone. */
+function nextNode<T extends { name: string }>(nodes: readonly T[], name: string): T[] {
+  const sorted = [...nodes].sort((a, b) => a.name.localeCompare(b.name));
+  const i = sorted.findIndex((n) => n.name === name);
+  if (i < 0) return [];
+  return [sorted[(i + 1) % sorted.length] as T];
 }
 
 function noEndpointReason(svc: ServiceInfo, whenNone: 'reject' | 'drop' | undefined, node?: string): string {

@@ -3,7 +3,7 @@
  * per source with all of that source's probes, a few sources at a time, each bounded in time. A source whose agent
  * cannot run is a problem of the run, and its probes are errors, never silently dropped.
  */
-import { mapLimit } from '../lab/shell.js';
+import { mapLimit } from '../core/async.js';
 import type { AgentProbe, AgentResult } from './agent.js';
 import { judge, type Probe, type ProbeOutcome, type ProbeSource } from './model.js';
 

@@ -31,7 +31,8 @@ export function resultText(o: ProbeOutcome, lang: Lang = 'en'): string {
   const t = translator(lang);
   const r = o.result;
   const parts: string[] = [];
-  if (r.answers.length && o.probe.kind !== 'dns' && o.probe.agent.kind !== 'icmp' && o.probe.agent.kind !== 'mtu')
+  const named = !o.probe.agent.connect && o.probe.kind !== 'dns' && o.probe.agent.kind !== 'icmp';
+  if (r.answers.length && named && o.probe.agent.kind !== 'mtu')
     parts.push(`${t('answeredBy')} ${r.answers.join(', ')}`);
   if (o.probe.kind === 'dns' && r.answers.length) {
     const fast = Math.round(r.latencyMs ?? 0);
@@ -43,7 +44,7 @@ export function resultText(o: ProbeOutcome, lang: Lang = 'en'): string {
   const fails = Object.entries(r.failures)
     .map(([k, n]) => `${k} ×${n}`)
     .join(', ');
-  if (fails) parts.push(fails);
+  if (fails) parts.push(o.probe.agent.all ? `${fails} / ${r.attempts}` : fails);
   if (o.missing.length) parts.push(`${t('neverAnswered')}: ${o.missing.join(', ')}`);
   if (o.unexpected.length) parts.push(`${t('unexpectedAnswer')} ${o.unexpected.join(', ')}`);
   if (o.probe.blocked && o.status === 'pass') parts.push(`${t('blockedByDesign')}: ${o.probe.blocked}`);

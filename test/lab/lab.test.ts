@@ -9,10 +9,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { mapLimit } from '../../src/core/async.js';
 import { type Lab, labDown, labUp } from '../../src/lab/lab.js';
 import type { PodPlan } from '../../src/lab/plan.js';
 import { planFault, type Seed000Fault } from '../../src/lab/scenarios.js';
-import { mapLimit, run } from '../../src/lab/shell.js';
+import { run } from '../../src/lab/shell.js';
 import { needsRoot } from '../support/netns.js';
 
 /** Probes in flight at once: the machine is small and shared. */

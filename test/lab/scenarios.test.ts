@@ -11,13 +11,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { mapLimit } from '../../src/core/async.js';
 import { etcdPut, etcdRange } from '../../src/lab/etcd.js';
 import { LAB_EXAMPLES } from '../../src/lab/examples.js';
 import { leaseKey, leaseValue, NM_UNMANAGED_CONF, nmcliDevices, overlayRoute } from '../../src/lab/faults.js';
 import { type Lab, labDown, labNodeFiles, labUp } from '../../src/lab/lab.js';
 import { buildPlan, type PodPlan } from '../../src/lab/plan.js';
 import { type OtherFault, planFault, type ScenarioName } from '../../src/lab/scenarios.js';
-import { mapLimit } from '../../src/lab/shell.js';
 import { needsRoot } from '../support/netns.js';
 import { assertDiagnosis, diagnose, type Finding } from './diagnosis.js';
 

@@ -9,15 +9,26 @@
  * so a hostNetwork pod sees node X's real network state. The container runs on this machine's file system; a hostPath
  * volume of `/` is the node's root directory the test gives (`nodeRoots`), reached through the container env values
  * that name its mount path (the collector's NETDOCTOR_ROOT).
+ *
+ * With the lab's plan (`labPlan`), a pod that is not hostNetwork gets a network namespace of its own on its node's
+ * cni0, as the lab's own pods have (src/lab/attach-pod.ts: `<prefix>-pod-<node>-<host>`, address from .200 of the
+ * node's /24), and that address as its podIP. Every container whose command is not `sleep N` runs for real, detached,
+ * in the pod's namespace (the node's for hostNetwork) with the container's env, its output in a log file (also served
+ * as `pods/log`); a `readinessProbe.tcpSocket` is Ready once the port listens there. `pods/exec` runs in the pod's
+ * namespace with the env of the container `?container=` names. Deleting the pod (and close()) kills its processes by
+ * process group and removes its namespace before answering.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { constants as osConstants, tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { type AttachedPod, attachPod, detachPod } from '../../src/lab/attach-pod.js';
+import type { LabPlan } from '../../src/lab/plan.js';
+import { run, sleep } from '../../src/lab/shell.js';
 
 type Obj = Record<string, unknown> & {
   kind?: string;
@@ -70,6 +81,134 @@ export interface FakeApiOptions {
   maxPage?: number;
   /** Delay before a created pod runs. */
   startDelayMs?: number;
+  /**
+   * The lab's plan: a pod that is not hostNetwork, on one of its nodes, gets a network namespace of its own on the
+   * node's cni0 (without it, every pod runs in its node's namespace).
+   */
+  labPlan?: LabPlan;
+  /** Where containers' output goes (`<namespace>_<pod>_<container>.log`); default a temp dir removed by close(). */
+  logDir?: string;
+  /** How long a readinessProbe is polled before the container is left not ready (default 20 s). */
+  readyTimeoutMs?: number;
+}
+
+interface Container {
+  name: string;
+  image: string;
+  command?: string[];
+  args?: string[];
+  env?: { name: string; value?: string }[];
+  ports?: { name?: string; containerPort: number }[];
+  readinessProbe?: { tcpSocket?: { port: number | string } };
+  volumeMounts?: { name: string; mountPath: string }[];
+  [k: string]: unknown;
+}
+
+interface PodSpec {
+  nodeName?: string;
+  hostNetwork?: boolean;
+  restartPolicy?: string;
+  containers: Container[];
+  volumes?: { name: string; hostPath?: { path: string } }[];
+  [k: string]: unknown;
+}
+
+/** What the fake kubelet runs for a started pod. */
+interface Sandbox {
+  key: string;
+  /** The namespace the pod's processes and exec'd commands run in. */
+  netns: string;
+  /** The pod's hostname: its own name, or its node's for a hostNetwork pod. */
+  hostname: string;
+  /** The pod's own namespace on the lab's pod network; undefined when it runs in the node's. */
+  attached?: AttachedPod;
+  /** Container name -> its running process. */
+  procs: Map<string, ChildProcess>;
+  torn: boolean;
+  /** The teardown under way or done. */
+  down?: Promise<void>;
+}
+
+interface ContainerStatus {
+  name: string;
+  ready: boolean;
+  started?: boolean;
+  containerID?: string;
+  state: {
+    running?: { startedAt: string };
+    waiting?: { reason: string; message?: string };
+    terminated?: { exitCode: number; reason: string; startedAt?: string; finishedAt?: string };
+  };
+  [k: string]: unknown;
+}
+
+interface Condition {
+  type: string;
+  status: 'True' | 'False';
+  lastProbeTime: null;
+  lastTransitionTime: string;
+  reason?: string;
+  message?: string;
+}
+
+/** Sets the hostname of the UTS namespace `unshare --uts` made (to `$0`), then runs the command. */
+const SET_HOSTNAME = 'echo "$0" > /proc/sys/kernel/hostname; exec "$@"';
+
+function now(): string {
+  return new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+function condition(type: string, ok: boolean, reason?: string, message?: string): Condition {
+  return {
+    type,
+    status: ok ? 'True' : 'False',
+    lastProbeTime: null,
+    lastTransitionTime: now(),
+    ...(reason ? { reason } : {}),
+    ...(message ? { message } : {}),
+  };
+}
+
+function waiting(c: Container, w: { reason: string; message?: string }): ContainerStatus {
+  return {
+    name: c.name,
+    image: c.image,
+    imageID: '',
+    ready: false,
+    restartCount: 0,
+    started: false,
+    lastState: {},
+    state: { waiting: w },
+  };
+}
+
+/** The defaults the API server fills in a pod's spec (those a `get -o json` shows). */
+function defaultPodSpec(spec: PodSpec): void {
+  spec.restartPolicy ??= 'Always';
+  spec.dnsPolicy ??= 'ClusterFirst';
+  spec.schedulerName ??= 'default-scheduler';
+  spec.securityContext ??= {};
+  spec.terminationGracePeriodSeconds ??= 30;
+  spec.serviceAccountName ??= 'default';
+  spec.serviceAccount ??= spec.serviceAccountName;
+  spec.enableServiceLinks ??= true;
+  spec.priority ??= 0;
+  spec.preemptionPolicy ??= 'PreemptLowerPriority';
+  for (const c of spec.containers ?? []) {
+    const tag = /:([^/:@]+)$/.exec(c.image ?? '')?.[1];
+    c.imagePullPolicy ??= tag === undefined || tag === 'latest' ? 'Always' : 'IfNotPresent';
+    c.resources ??= {};
+    c.terminationMessagePath ??= '/dev/termination-log';
+    c.terminationMessagePolicy ??= 'File';
+  }
+}
+
+/** `sleep N` (seconds), the containers the fake runs as a timer instead of a process. */
+function sleepSeconds(c: Container): number | undefined {
+  const argv = [...(c.command ?? []), ...(c.args ?? [])];
+  if (argv.length !== 2 || argv[0] !== 'sleep') return undefined;
+  const s = Number(argv[1]);
+  return Number.isFinite(s) ? s : undefined;
 }
 
 const ALL_PROTOCOLS = [
@@ -231,6 +370,14 @@ export class FakeApiServer {
   url = '';
   /** The server's certificate (PEM), its own CA. */
   readonly tls: { key: string; cert: string };
+  /** Started pods (namespace/name) -> what the kubelet runs for them. */
+  private readonly sandboxes = new Map<string, Sandbox>();
+  /** Kubelet work under way (pod starts, readiness polls); close() waits for it. */
+  private readonly pending = new Set<Promise<void>>();
+  private closed = false;
+  private logDirMade?: string;
+  /** What the kubelet could not do (a pod namespace not made, a process not started), for test messages. */
+  readonly kubeletErrors: string[] = [];
 
   constructor(readonly o: FakeApiOptions) {
     for (const r of RESOURCES) this.store.set(r.name, []);
@@ -274,8 +421,12 @@ export class FakeApiServer {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     for (const set of this.execs.values()) for (const e of set) this.kill(e);
+    await Promise.allSettled([...this.pending]);
+    await Promise.allSettled([...this.sandboxes.values()].map((sb) => this.teardown(sb)));
+    if (this.logDirMade) rmSync(this.logDirMade, { recursive: true, force: true });
     for (const c of this.wss.clients) c.terminate();
     this.server.closeAllConnections();
     await new Promise<void>((r) => this.server.close(() => r()));
@@ -284,6 +435,28 @@ export class FakeApiServer {
   /** The pods in a namespace (all when undefined). */
   pods(namespace?: string): Obj[] {
     return (this.store.get('pods') ?? []).filter((p) => namespace === undefined || p.metadata.namespace === namespace);
+  }
+
+  /** The namespace a started pod runs in (its own, or its node's for hostNetwork); undefined before it starts. */
+  podNetns(namespace: string, name: string): string | undefined {
+    return this.sandboxes.get(`${namespace}/${name}`)?.netns;
+  }
+
+  /** The PIDs of a pod's running container processes (each its process group's leader). */
+  podPids(namespace: string, name: string): number[] {
+    const sb = this.sandboxes.get(`${namespace}/${name}`);
+    return [...(sb?.procs.values() ?? [])].flatMap((c) => (c.pid !== undefined && c.exitCode === null ? [c.pid] : []));
+  }
+
+  /** A container's output so far ('' when it has none). */
+  containerLog(namespace: string, name: string, container: string): string {
+    const dir = this.o.logDir ?? this.logDirMade;
+    if (!dir) return '';
+    try {
+      return readFileSync(join(dir, `${namespace}_${name}_${container}.log`), 'utf8');
+    } catch {
+      return '';
+    }
   }
 
   private stamp(o: Obj): Obj {
@@ -435,6 +608,8 @@ export class FakeApiServer {
       ns = undefined;
     }
     const r = RESOURCES.find((x) => x.name === resource && x.group === group);
+    if (m && r?.name === 'pods' && m[5] === 'log' && name && ns !== undefined && method === 'GET')
+      return this.podLog(res, ns, name, url.searchParams.get('container'));
     if (!m || !r || !this.served(r) || m[5]) return this.send(res, 404, '404 page not found\n');
     const verb =
       method === 'GET'
@@ -556,7 +731,12 @@ export class FakeApiServer {
       if (i < 0)
         return this.send(res, 404, status(404, 'NotFound', `${r.name} "${name}" not found`, { name, kind: r.name }));
       const [o] = items.splice(i, 1);
-      if (r.name === 'pods') for (const e of this.execs.get(`${ns}/${name}`) ?? []) this.kill(e);
+      if (r.name === 'pods') {
+        for (const e of this.execs.get(`${ns}/${name}`) ?? []) this.kill(e);
+        // The kubelet's part: its processes killed, its network namespace gone, before the answer.
+        const sb = this.sandboxes.get(`${ns}/${name}`);
+        if (sb) await this.teardown(sb);
+      }
       return this.send(res, 200, o);
     }
     return this.send(
@@ -612,97 +792,323 @@ export class FakeApiServer {
   private admitPod(pod: Obj): void {
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     this.created.push(key);
-    const spec = pod.spec as { nodeName?: string; containers: { name: string; image: string; command?: string[] }[] };
-    const c = spec.containers[0] as { name: string; image: string; command?: string[] };
-    const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const spec = pod.spec as PodSpec;
+    defaultPodSpec(spec);
     pod.status = { phase: 'Pending', qosClass: 'Burstable' };
     const node = spec.nodeName;
     if (!node || !this.find('nodes', undefined, node) || this.o.deadNodes?.has(node)) return; // no kubelet picks it up
-    const later = (ms: number, fn: () => void) => {
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        if (this.find('pods', pod.metadata.namespace, pod.metadata.name)) fn();
-      }, ms);
-      this.timers.add(t);
-    };
     const nodeIp = ((this.find('nodes', undefined, node)?.status as { addresses?: { address: string }[] })?.addresses ??
       [])[0]?.address;
     pod.status = {
       phase: 'Pending',
       hostIP: nodeIp,
+      ...(nodeIp ? { hostIPs: [{ ip: nodeIp }] } : {}),
       startTime: now(),
-      conditions: [{ type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now() }],
-      containerStatuses: [
-        {
-          name: c.name,
-          image: c.image,
-          imageID: '',
-          ready: false,
-          restartCount: 0,
-          started: false,
-          lastState: {},
-          state: { waiting: { reason: 'ContainerCreating' } },
-        },
-      ],
+      conditions: [condition('PodScheduled', true)],
+      containerStatuses: spec.containers.map((c) => waiting(c, { reason: 'ContainerCreating' })),
       qosClass: 'Burstable',
     };
-    later(this.o.startDelayMs ?? 150, () => {
-      this.stamp(pod);
-      const st = pod.status as Record<string, unknown>;
-      if (this.o.unpullable?.(c.image)) {
-        st.containerStatuses = [
-          {
-            name: c.name,
-            image: c.image,
-            imageID: '',
-            ready: false,
-            restartCount: 0,
-            started: false,
-            lastState: {},
-            state: {
-              waiting: {
-                reason: 'ErrImagePull',
-                message: `failed to pull and unpack image "${c.image}": failed to resolve reference "${c.image}": ${c.image}: not found`,
-              },
-            },
-          },
-        ];
+    this.later(pod, this.o.startDelayMs ?? 150, () => this.track(this.startPod(pod, node, nodeIp)));
+  }
+
+  /** Runs `fn` after `ms` unless the pod is gone by then (or the server closed). */
+  private later(pod: Obj, ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (this.alive(pod)) fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  /** The pod object is still the stored one (not deleted, the server not closed). */
+  private alive(pod: Obj): boolean {
+    return !this.closed && this.find('pods', pod.metadata.namespace, pod.metadata.name) === pod;
+  }
+
+  /** Kubelet work close() must wait for; its failure is recorded, never thrown. */
+  private track(work: Promise<void>): void {
+    const p = work.catch((e) => {
+      this.kubeletErrors.push(String((e as Error)?.message ?? e));
+    });
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  /** The pod's sandbox (its own namespace, or its node's), its containers started, Running. */
+  private async startPod(pod: Obj, node: string, nodeIp: string | undefined): Promise<void> {
+    const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    const spec = pod.spec as PodSpec;
+    const st = pod.status as Record<string, unknown>;
+    this.stamp(pod);
+    const unpullable = spec.containers.filter((c) => this.o.unpullable?.(c.image));
+    if (unpullable.length) {
+      st.containerStatuses = spec.containers.map((c) =>
+        unpullable.includes(c)
+          ? waiting(c, {
+              reason: 'ErrImagePull',
+              message: `failed to pull and unpack image "${c.image}": failed to resolve reference "${c.image}": ${c.image}: not found`,
+            })
+          : waiting(c, { reason: 'ContainerCreating' }),
+      );
+      return;
+    }
+    const sb: Sandbox = {
+      key,
+      netns: this.o.nodeNetns.get(node) as string,
+      hostname: node,
+      procs: new Map(),
+      torn: false,
+    };
+    const plan = this.o.labPlan;
+    if (plan && !spec.hostNetwork && plan.nodes.some((n) => n.name === node)) {
+      try {
+        sb.attached = await attachPod(plan, node, pod.metadata.namespace as string);
+      } catch (e) {
+        const why = (e as Error).message;
+        this.kubeletErrors.push(`${key}: no pod network namespace: ${why}`);
+        st.containerStatuses = spec.containers.map((c) =>
+          waiting(c, { reason: 'ContainerCreating', message: `Failed to create pod sandbox: ${why}` }),
+        );
+        this.stamp(pod);
         return;
       }
-      st.phase = 'Running';
-      st.podIP = nodeIp;
-      st.podIPs = [{ ip: nodeIp }];
-      st.containerStatuses = [
+      sb.netns = sb.attached.netns;
+      sb.hostname = pod.metadata.name;
+    }
+    this.sandboxes.set(key, sb);
+    if (!this.alive(pod)) {
+      await this.teardown(sb);
+      return;
+    }
+    const podIp = sb.attached?.ip ?? nodeIp;
+    const startedAt = now();
+    st.phase = 'Running';
+    st.podIP = podIp;
+    st.podIPs = podIp ? [{ ip: podIp }] : [];
+    st.containerStatuses = spec.containers.map((c) => ({
+      name: c.name,
+      image: c.image,
+      imageID: `${c.image}@sha256:${'0'.repeat(64)}`,
+      containerID: `containerd://${'1'.repeat(64)}`,
+      ready: !c.readinessProbe,
+      restartCount: 0,
+      started: true,
+      lastState: {},
+      state: { running: { startedAt } },
+    }));
+    for (const c of spec.containers) {
+      const sleepS = sleepSeconds(c);
+      if (sleepS !== undefined) {
+        this.later(pod, sleepS * 1000, () => this.containerExited(pod, c.name, 0));
+        continue;
+      }
+      const argv = [...(c.command ?? []), ...(c.args ?? [])];
+      // No command: the image's entrypoint, which the fake does not have; the container just "runs".
+      if (argv.length) this.startProcess(pod, sb, c, argv);
+    }
+    this.setConditions(pod);
+    this.stamp(pod);
+    for (const c of spec.containers) if (c.readinessProbe) this.track(this.probeReady(pod, sb, c));
+  }
+
+  private logDir(): string {
+    if (this.o.logDir) {
+      mkdirSync(this.o.logDir, { recursive: true });
+      return this.o.logDir;
+    }
+    this.logDirMade ??= mkdtempSync(join(tmpdir(), 'netdoctor-fake-kubelet-'));
+    return this.logDirMade;
+  }
+
+  /** A container's command as a detached process (its own process group) in the sandbox's namespace. */
+  private startProcess(pod: Obj, sb: Sandbox, c: Container, argv: string[]): void {
+    const spec = pod.spec as PodSpec;
+    const fd = openSync(join(this.logDir(), `${pod.metadata.namespace}_${pod.metadata.name}_${c.name}.log`), 'a');
+    let child: ChildProcess;
+    try {
+      child = spawn(
+        'ip',
+        ['netns', 'exec', sb.netns, 'unshare', '--uts', 'sh', '-c', SET_HOSTNAME, sb.hostname, ...argv],
         {
-          name: c.name,
-          image: c.image,
-          imageID: `${c.image}@sha256:${'0'.repeat(64)}`,
-          containerID: `containerd://${'1'.repeat(64)}`,
-          ready: true,
-          restartCount: 0,
-          started: true,
-          lastState: {},
-          state: { running: { startedAt: now() } },
+          env: this.containerEnv(spec, c, sb.hostname),
+          detached: true,
+          stdio: ['ignore', fd, fd],
         },
-      ];
-      const sleepS = c.command?.[0] === 'sleep' ? Number(c.command[1]) : undefined;
-      if (sleepS !== undefined && Number.isFinite(sleepS))
-        later(sleepS * 1000, () => {
-          st.phase = 'Succeeded';
-          st.containerStatuses = [
-            {
-              name: c.name,
-              image: c.image,
-              ready: false,
-              restartCount: 0,
-              started: false,
-              lastState: {},
-              state: { terminated: { exitCode: 0, reason: 'Completed', startedAt: now(), finishedAt: now() } },
-            },
-          ];
-          this.stamp(pod);
-        });
+      );
+    } finally {
+      closeSync(fd);
+    }
+    sb.procs.set(c.name, child);
+    const exited = (code: number) => {
+      if (!sb.torn) this.containerExited(pod, c.name, code);
+    };
+    child.on('error', (e) => {
+      this.kubeletErrors.push(`${sb.key}: container ${c.name} did not start: ${e.message}`);
+      exited(128);
     });
+    child.on('exit', (code, signal) => exited(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 9) : 9)));
+  }
+
+  /** A container ended: terminated; the pod Succeeded (all exited 0) or Failed once every container has ended. */
+  private containerExited(pod: Obj, container: string, exitCode: number): void {
+    if (!this.alive(pod)) return;
+    const st = pod.status as { phase?: string; containerStatuses?: ContainerStatus[] };
+    const statuses = st.containerStatuses ?? [];
+    const cs = statuses.find((x) => x.name === container);
+    if (!cs || cs.state.terminated) return;
+    cs.state = {
+      terminated: {
+        exitCode,
+        reason: exitCode === 0 ? 'Completed' : 'Error',
+        startedAt: cs.state.running?.startedAt ?? now(),
+        finishedAt: now(),
+        ...(cs.containerID ? { containerID: cs.containerID } : {}),
+      },
+    };
+    cs.ready = false;
+    cs.started = false;
+    if (statuses.every((x) => x.state.terminated))
+      st.phase = statuses.every((x) => x.state.terminated?.exitCode === 0) ? 'Succeeded' : 'Failed';
+    this.setConditions(pod);
+    this.stamp(pod);
+  }
+
+  /** The pod's conditions from its phase and its containers' readiness (as the kubelet's status manager sets them). */
+  private setConditions(pod: Obj): void {
+    const st = pod.status as { phase?: string; containerStatuses?: ContainerStatus[]; conditions?: Condition[] };
+    const statuses = st.containerStatuses ?? [];
+    const done = st.phase === 'Succeeded' || st.phase === 'Failed';
+    const ready = st.phase === 'Running' && statuses.every((x) => x.ready);
+    const notReady = statuses.filter((x) => !x.ready).map((x) => x.name);
+    const reason = done ? 'PodCompleted' : 'ContainersNotReady';
+    const message = done ? undefined : `containers with unready status: [${notReady.join(' ')}]`;
+    const next = [
+      condition('PodReadyToStartContainers', !done),
+      condition('Initialized', true, done ? reason : undefined),
+      condition('Ready', ready, ready ? undefined : reason, ready ? undefined : message),
+      condition('ContainersReady', ready, ready ? undefined : reason, ready ? undefined : message),
+      condition('PodScheduled', true),
+    ];
+    // A condition keeps its transition time while its status does not change.
+    for (const c of next) {
+      const old = st.conditions?.find((x) => x.type === c.type);
+      if (old && old.status === c.status) c.lastTransitionTime = old.lastTransitionTime;
+    }
+    st.conditions = next;
+  }
+
+  /** Polls a container's readinessProbe (tcpSocket: the port listens in the pod's namespace) until it passes. */
+  private async probeReady(pod: Obj, sb: Sandbox, c: Container): Promise<void> {
+    const probe = c.readinessProbe?.tcpSocket?.port;
+    const port = typeof probe === 'string' ? c.ports?.find((p) => p.name === probe)?.containerPort : probe;
+    const cs = () =>
+      ((pod.status as { containerStatuses?: ContainerStatus[] }).containerStatuses ?? []).find(
+        (x) => x.name === c.name,
+      );
+    const pass = (ok: boolean) => {
+      const s = cs();
+      if (!s?.state.running || !this.alive(pod)) return;
+      s.ready = ok;
+      this.setConditions(pod);
+      this.stamp(pod);
+    };
+    // Other probe kinds (exec, httpGet) are not run: such a container is ready once it started.
+    if (port === undefined) return pass(!c.readinessProbe?.tcpSocket);
+    const timeoutMs = this.o.readyTimeoutMs ?? 20_000;
+    const deadline = Date.now() + timeoutMs;
+    for (let i = 0; i < 10_000 && Date.now() < deadline; i++) {
+      if (sb.torn || !this.alive(pod) || !cs()?.state.running) return;
+      const r = await run('ip', ['netns', 'exec', sb.netns, 'ss', '-Hltn', 'sport', '=', `:${port}`], {
+        timeoutMs: 5_000,
+      });
+      if (r.status === 0 && r.stdout.trim()) return pass(true);
+      await sleep(100);
+    }
+    this.kubeletErrors.push(
+      `${sb.key}: container ${c.name} not ready: nothing listens on TCP port ${port} after ${timeoutMs / 1000} s` +
+        ` (${this.containerLog(pod.metadata.namespace as string, pod.metadata.name, c.name)
+          .trim()
+          .slice(-300)})`,
+    );
+  }
+
+  /** Kills a pod's processes (by process group), waits for them, and removes its own namespace. */
+  private teardown(sb: Sandbox): Promise<void> {
+    sb.down ??= (async () => {
+      sb.torn = true;
+      if (this.sandboxes.get(sb.key) === sb) this.sandboxes.delete(sb.key);
+      const waits: Promise<void>[] = [];
+      for (const child of sb.procs.values()) {
+        if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) continue;
+        waits.push(
+          new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, 5_000);
+            child.once('exit', () => {
+              clearTimeout(t);
+              resolve();
+            });
+          }),
+        );
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      await Promise.all(waits);
+      if (sb.attached) await detachPod(sb.attached);
+    })();
+    return sb.down;
+  }
+
+  /** The env of an exec'd command or a container's process: the container's env on this machine's PATH. */
+  private containerEnv(spec: PodSpec, container: Container | undefined, hostname: string): Record<string, string> {
+    const node = spec.nodeName as string;
+    const path = (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter);
+    // `node` resolves to the node running these tests when it is not on PATH already.
+    if (!path.includes(dirname(process.execPath))) path.push(dirname(process.execPath));
+    const binDir = this.o.nodePath?.get(node);
+    if (binDir) path.unshift(binDir);
+    const env: Record<string, string> = { PATH: path.join(delimiter), HOME: '/root', HOSTNAME: hostname };
+    const root = this.o.nodeRoots?.get(node);
+    for (const e of container?.env ?? []) {
+      let v = e.value ?? '';
+      for (const vm of container?.volumeMounts ?? []) {
+        const vol = spec.volumes?.find((x) => x.name === vm.name);
+        if (vol?.hostPath?.path === '/' && root && (v === vm.mountPath || v.startsWith(`${vm.mountPath}/`)))
+          v = root + v.slice(vm.mountPath.length);
+      }
+      env[e.name] = v;
+    }
+    return env;
+  }
+
+  /** `pods/log`: a container's output (the only container's when the pod has one). */
+  private podLog(res: ServerResponse, ns: string, name: string, container: string | null): unknown {
+    const deny = this.denied('get', 'pods/log', ns, name);
+    if (deny) return this.send(res, 403, deny);
+    const pod = this.find('pods', ns, name);
+    if (!pod) return this.send(res, 404, status(404, 'NotFound', `pods "${name}" not found`, { name, kind: 'pods' }));
+    const chosen = this.chooseContainer(pod, container);
+    if (typeof chosen !== 'string') return this.send(res, 400, chosen);
+    return this.send(res, 200, this.containerLog(ns, name, chosen));
+  }
+
+  /** The container a request names (`?container=`), or the Status refusing it. */
+  private chooseContainer(pod: Obj, container: string | null): string | Obj {
+    const names = (pod.spec as PodSpec).containers.map((c) => c.name);
+    const name = pod.metadata.name;
+    if (container === null || container === '') {
+      if (names.length === 1) return names[0] as string;
+      return status(
+        400,
+        'BadRequest',
+        `a container name must be specified for pod ${name}, choose one of: [${names.join(' ')}]`,
+      );
+    }
+    if (!names.includes(container))
+      return status(400, 'BadRequest', `container ${container} is not valid for pod ${name}`);
+    return container;
   }
 
   private kill(e: Exec): void {
@@ -738,58 +1144,44 @@ export class FakeApiServer {
       return reject(400, status(400, 'BadRequest', `pod ${name} is not running (phase ${phase})`));
     const command = url.searchParams.getAll('command');
     if (command.length === 0) return reject(400, status(400, 'BadRequest', 'you must specify at least 1 command'));
+    const container = this.chooseContainer(pod, url.searchParams.get('container'));
+    if (typeof container !== 'string') return reject(400, container);
+    const cs = ((pod.status as { containerStatuses?: ContainerStatus[] }).containerStatuses ?? []).find(
+      (x) => x.name === container,
+    );
+    if (cs && !cs.state.running)
+      return reject(
+        400,
+        status(400, 'BadRequest', `unable to upgrade connection: container not found ("${container}")`),
+      );
     this.wss.handleUpgrade(req, socket, head, (ws) =>
-      this.runExec(ws, pod, command, url.searchParams.get('stdin') === 'true'),
+      this.runExec(ws, pod, container, command, url.searchParams.get('stdin') === 'true'),
     );
   }
 
-  private runExec(ws: WebSocket, pod: Obj, command: string[], stdin: boolean): void {
-    const spec = pod.spec as {
-      nodeName: string;
-      containers: { env?: { name: string; value?: string }[]; volumeMounts?: { name: string; mountPath: string }[] }[];
-      volumes?: { name: string; hostPath?: { path: string } }[];
-    };
-    const netns = this.o.nodeNetns.get(spec.nodeName) as string;
-    const container = spec.containers[0];
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-      HOME: '/root',
-      HOSTNAME: spec.nodeName,
-    };
-    const root = this.o.nodeRoots?.get(spec.nodeName);
-    for (const e of container?.env ?? []) {
-      let v = e.value ?? '';
-      for (const vm of container?.volumeMounts ?? []) {
-        const vol = spec.volumes?.find((x) => x.name === vm.name);
-        if (vol?.hostPath?.path === '/' && root && (v === vm.mountPath || v.startsWith(`${vm.mountPath}/`)))
-          v = root + v.slice(vm.mountPath.length);
-      }
-      env[e.name] = v;
-    }
+  private runExec(ws: WebSocket, pod: Obj, containerName: string, command: string[], stdin: boolean): void {
+    const spec = pod.spec as PodSpec & { nodeName: string };
+    const sb = this.sandboxes.get(`${pod.metadata.namespace}/${pod.metadata.name}`);
+    // A pod of the pod network runs in its own namespace, with its own hostname; a hostNetwork pod in its node's.
+    const netns = sb?.netns ?? (this.o.nodeNetns.get(spec.nodeName) as string);
+    const hostname = sb?.hostname ?? spec.nodeName;
+    const container = spec.containers.find((c) => c.name === containerName);
+    const env = this.containerEnv(spec, container, hostname);
     const base64 = ws.protocol.includes('base64');
     const out = (channel: number, data: Buffer) => {
       if (ws.readyState !== ws.OPEN) return;
       if (base64) ws.send(`${channel}${data.toString('base64')}`);
       else ws.send(Buffer.concat([Buffer.from([channel]), data]));
     };
-    const binDir = this.o.nodePath?.get(spec.nodeName);
-    if (binDir) env.PATH = `${binDir}:${env.PATH}`;
-    // The node's own hostname (a UTS namespace of its own), as a hostNetwork pod on node X sees it.
+    // The pod's hostname (a UTS namespace of its own): node X's for a hostNetwork pod on X, else the pod's name.
     const child = spawn(
       'ip',
-      [
-        'netns',
-        'exec',
-        netns,
-        'unshare',
-        '--uts',
-        'sh',
-        '-c',
-        'echo "$0" > /proc/sys/kernel/hostname; exec "$@"',
-        spec.nodeName,
-        ...command,
-      ],
-      { env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] },
+      ['netns', 'exec', netns, 'unshare', '--uts', 'sh', '-c', SET_HOSTNAME, hostname, ...command],
+      {
+        env,
+        detached: true,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
     );
     const exec: Exec = { child };
     const key = `${pod.metadata.namespace}/${pod.metadata.name}`;

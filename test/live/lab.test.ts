@@ -6,18 +6,16 @@
  * (NETDOCTOR_ROOT), which the fake maps to a directory holding the lab node's own files.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { adaptSnapshot, labDown, labNodeFiles, labUp } from '../../src/lab/lab.js';
+import { labDown, labNodeFiles, labUp } from '../../src/lab/lab.js';
 import type { NodeSnapshot } from '../../src/snapshot/schema.js';
 import { needsRoot } from '../support/netns.js';
-import { type FakeApiOptions, FakeApiServer, kubeconfigFor } from './fake-apiserver.js';
-import { RBAC_NAMESPACE, rbacAuthorizer } from './rbac.js';
+import { FakeApiServer, kubeconfigFor } from './fake-apiserver.js';
+import { labFakeOptions, startLabFake } from './lab-fake.js';
 import { netdoctorAsync } from './run-cli.js';
-
-const TOKEN = 'lab-token';
 
 interface Finding {
   check: string;
@@ -49,46 +47,12 @@ test("diagnose --live on the lab's seed-000 gives the offline bundle's findings"
     const offFindings = (JSON.parse(off.stdout) as { findings: Finding[] }).findings;
     assert.ok(offFindings.some((f) => f.check === 'overlay-port-blocked' && f.node === broken));
 
-    // Each node's "host": its files under a root directory, its daemons in `ps`.
+    // With exactly the permissions of deploy/rbac.yaml.
+    const opts = labFakeOptions(lab, dir);
+    const started = await startLabFake(opts, dir);
+    fake = started.fake;
+    const kc = started.kubeconfig;
     const setting = lab.state.setting;
-    const nodeRoots = new Map<string, string>();
-    const nodePath = new Map<string, string>();
-    for (const node of lab.plan.nodes) {
-      const root = join(dir, 'roots', node.name);
-      for (const [path, f] of Object.entries(labNodeFiles(lab.plan, node, setting))) {
-        mkdirSync(dirname(join(root, path)), { recursive: true });
-        writeFileSync(join(root, path), f.content);
-      }
-      nodeRoots.set(node.name, root);
-      const stub: NodeSnapshot = {
-        schemaVersion: 1,
-        kind: 'NodeSnapshot',
-        node: node.name,
-        collectedAt: '',
-        collector: { version: '', transport: 'pod' },
-        commands: { processes: { command: 'ps', stdout: '', stderr: '', exitCode: 0 } },
-        files: {},
-      };
-      const ps = adaptSnapshot(lab.plan, node, stub, setting).commands.processes?.stdout ?? '';
-      const bin = join(dir, 'bin', node.name);
-      mkdirSync(bin, { recursive: true });
-      writeFileSync(join(bin, 'ps'), `#!/bin/sh\ncat <<'EOF'\n${ps}EOF\n`);
-      chmodSync(join(bin, 'ps'), 0o755);
-      nodePath.set(node.name, bin);
-    }
-    const opts: FakeApiOptions = {
-      // With exactly the permissions of deploy/rbac.yaml.
-      objects: [...(lab.clusterList() as { items: FakeApiOptions['objects'] }).items, RBAC_NAMESPACE],
-      authorize: rbacAuthorizer(),
-      nodeNetns: new Map(lab.plan.nodes.map((n) => [n.name, n.netns])),
-      nodeRoots,
-      nodePath,
-      token: TOKEN,
-    };
-    fake = new FakeApiServer(opts);
-    const url = await fake.start();
-    const kc = join(dir, 'kubeconfig');
-    writeFileSync(kc, kubeconfigFor(url, TOKEN, fake.tls.cert));
 
     const saved = join(dir, 'live');
     const live = await netdoctorAsync([
@@ -130,7 +94,7 @@ test("diagnose --live on the lab's seed-000 gives the offline bundle's findings"
       const b64 = new FakeApiServer({ ...opts, execProtocols: ['v4.base64.channel.k8s.io'] });
       try {
         const u = await b64.start();
-        writeFileSync(join(dir, 'kc64'), kubeconfigFor(u, TOKEN, b64.tls.cert));
+        writeFileSync(join(dir, 'kc64'), kubeconfigFor(u, opts.token as string, b64.tls.cert));
         const out = join(dir, 'b64');
         const r = await netdoctorAsync([
           'collect',

@@ -165,3 +165,44 @@ test('tries to hear every endpoint: grows with endpoints, bounded', () => {
   assert.ok(triesForEndpoints(5) > triesForEndpoints(3));
   assert.equal(triesForEndpoints(100), 60);
 });
+
+test('live planning: Services of other workloads by TCP connect with every try; NodePorts from the next node', () => {
+  const { cluster, idx, pods } = setup();
+  // Nothing speaks the echo protocol (a live cluster's own workloads): only opaque Service probes are possible.
+  const sources: ProbeSource[] = [
+    ...pods
+      .slice(0, 1)
+      .map((p): ProbeSource => ({ kind: 'pod', name: `${p.namespace}/${p.name}`, node: p.nodeName as string })),
+    ...idx.nodes.map((n): ProbeSource => ({ kind: 'node', name: n.name, node: n.name })),
+  ];
+  const base = { cluster, sources, echo: { pods: new Set<string>(), port: 8080 } };
+  const closed = planProbes(base);
+  assert.deepEqual(
+    closed.filter((p) => p.kind === 'pod-service' || p.kind === 'nodeport'),
+    [],
+    'without opaqueServices, workloads that cannot be judged are not probed',
+  );
+  const probes = planProbes({ ...base, opaqueServices: true, nodePortsFrom: 'next-node' });
+  const svc = probes.filter((p) => p.kind === 'pod-service');
+  assert.ok(svc.length > 0);
+  for (const p of svc) {
+    assert.equal(p.proto, 'tcp', `${p.id}: UDP cannot be judged without an echo`);
+    assert.deepEqual(p.expect, []);
+    assert.equal(p.agent.connect, true);
+    assert.equal(p.agent.all, true);
+    assert.ok(p.agent.tries >= 6 && p.agent.tries <= 24, `${p.id}: ${p.agent.tries} tries`);
+  }
+  const nodePorts = probes.filter((p) => p.kind === 'nodeport');
+  const names = idx.nodes.map((n) => n.name).sort();
+  assert.ok(nodePorts.length > 0);
+  for (const p of nodePorts) {
+    const i = names.indexOf(p.from.name);
+    assert.equal(p.to.node, names[(i + 1) % names.length], `${p.id}: the next node`);
+  }
+  assert.deepEqual([...new Set(nodePorts.map((p) => p.to.node))].sort(), names, "every node's NodePorts");
+  // Without outside sources and with the default, no NodePort probe at all (none would be sent from a node).
+  assert.deepEqual(
+    planProbes({ ...base, opaqueServices: true }).filter((p) => p.kind === 'nodeport'),
+    [],
+  );
+});

@@ -5,15 +5,9 @@ import { COLLECTOR_SCRIPT } from '../../collect/script.js';
 import { snapshotSummary, writeSnapshot } from '../../collect/write.js';
 import { UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/vocabulary.js';
+import { parseDuration } from '../duration.js';
 import { reportIssues } from '../input.js';
-import {
-  addLiveOptions,
-  LIVE_HELP,
-  type LiveFlags,
-  parseDuration,
-  rejectLiveFlagsWithoutLive,
-  runLive,
-} from './live.js';
+import { addLiveOptions, LIVE_HELP, type LiveFlags, rejectLiveFlagsWithoutLive, runLive } from './live.js';
 
 interface CollectFlags extends Omit<LiveFlags, 'timeout'> {
   netns?: string;
@@ -95,7 +89,7 @@ with --live, 1 when the bundle was written but some nodes or objects could not b
         throw new UsageError('collect --live writes a bundle directory: give it with -o DIR');
       if (flags.netns || flags.printScript) throw new UsageError('--netns and --print-script do not go with --live');
       const timeoutMs =
-        cmd.getOptionValueSource('timeout') === 'default' ? 60_000 : parseDuration('--timeout', flags.timeout);
+        cmd.getOptionValueSource('timeout') === 'default' ? 60_000 : parseDuration(flags.timeout, '--timeout');
       const r = await runLive(flags.output, flags, timeoutMs);
       process.exitCode = r.problems.length ? ExitCode.negative : ExitCode.ok;
       return;

@@ -14,15 +14,9 @@ import { formatFindingsText } from '../../report/findings-text.js';
 import { formatFindingsHtml } from '../../report/html/findings-page.js';
 import { LANGS, type Lang } from '../../report/i18n.js';
 import { loadBundle } from '../../snapshot/bundle.js';
+import { parseDuration } from '../duration.js';
 import { reportIssues } from '../input.js';
-import {
-  addLiveOptions,
-  LIVE_HELP,
-  type LiveFlags,
-  parseDuration,
-  rejectLiveFlagsWithoutLive,
-  runLive,
-} from './live.js';
+import { addLiveOptions, LIVE_HELP, type LiveFlags, rejectLiveFlagsWithoutLive, runLive } from './live.js';
 
 interface DiagnoseFlags extends LiveFlags {
   saveBundle?: string;
@@ -80,7 +74,7 @@ Exit code: 0 nothing at or above --fail-on, 1 a finding at or above it, 2 bad in
       let dir = given as string;
       let scratch: string | undefined;
       if (flags.live) {
-        const timeoutMs = parseDuration('--timeout', flags.timeout ?? '60s');
+        const timeoutMs = parseDuration(flags.timeout ?? '60s', '--timeout');
         if (flags.saveBundle) dir = flags.saveBundle;
         else dir = scratch = mkdtempSync(join(tmpdir(), 'netdoctor-live-'));
         try {

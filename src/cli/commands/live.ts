@@ -28,19 +28,13 @@ export interface LiveFlags {
   etcdApi?: 'auto' | 'v2' | 'v3';
 }
 
-/** A duration as kubectl takes it: `60s`, `2m`, `1m30s`, or plain seconds. */
-export function parseDuration(flag: string, value: string): number {
-  const v = value.trim();
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$/.exec(v);
-  if (!m || v === '') throw new UsageError(`${flag}: "${value}" is not a duration (e.g. 60s, 2m, 1m30s)`);
-  const ms = (Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0)) * 1000;
-  if (ms <= 0) throw new UsageError(`${flag}: "${value}" must be more than zero`);
-  return ms;
-}
-
-/** Adds the live-cluster options (all but --timeout, which each command words itself). */
-export function addLiveOptions(cmd: Command): Command {
+/**
+ * Adds the live-cluster options (all but --timeout, which each command words itself; and --parallel when the command
+ * has its own).
+ */
+export function addLiveOptions(cmd: Command, o: { parallel?: boolean } = {}): Command {
+  if (o.parallel !== false)
+    cmd.option('--parallel <n>', 'collect at most this many nodes at once', String(DEFAULT_PARALLEL));
   return cmd
     .option('--live', 'read the running cluster (kubeconfig) instead of a bundle directory')
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)')
@@ -52,7 +46,6 @@ export function addLiveOptions(cmd: Command): Command {
     )
     .option('--image <image>', 'image of the collector pods (needs sh; gzip and the network tools help)', DEFAULT_IMAGE)
     .option('-n, --namespace <ns>', 'namespace of the collector pods (labelled for privileged pods)', DEFAULT_NAMESPACE)
-    .option('--parallel <n>', 'collect at most this many nodes at once', String(DEFAULT_PARALLEL))
     .option('--etcd-endpoints <urls>', "flannel's etcd (comma-separated URLs): read its leases into the bundle")
     .option('--etcd-cafile <file>', 'CA certificate of etcd (TLS)')
     .option('--etcd-certfile <file>', 'client certificate for etcd (TLS)')
@@ -150,7 +143,7 @@ export function registerCleanup(program: Command): void {
   program
     .command('cleanup')
     .description(
-      'Delete the collector pods a `--live` run left behind (after a crash or a second Ctrl-C), found by their label app.kubernetes.io/managed-by=netdoctor.',
+      'Delete the collector and probe pods a `--live` run left behind (after a crash or a second Ctrl-C), found by their label app.kubernetes.io/managed-by=netdoctor.',
     )
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context (default: its current-context)')

@@ -8,8 +8,11 @@ import { UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/vocabulary.js';
 import { Lab } from '../../lab/lab.js';
 import { defaultStatePath } from '../../lab/state.js';
+import { DEFAULT_NAMESPACE } from '../../live/nodes.js';
+import { DEFAULT_AGENT_IMAGE, PROBE_ECHO_PORT } from '../../live/probe-pods.js';
 import { explainReport } from '../../probe/explain.js';
 import { probeLab } from '../../probe/lab.js';
+import { probeLive } from '../../probe/live.js';
 import { summarize } from '../../probe/matrix.js';
 import { formatMetrics, parseListen, type RoundStats, serveMetrics } from '../../probe/metrics.js';
 import { PROBE_KINDS, type ProbeKind, type ProbeReport } from '../../probe/model.js';
@@ -18,11 +21,14 @@ import { LANGS, type Lang } from '../../report/i18n.js';
 import { formatProbeJson } from '../../report/probe-json.js';
 import { formatProbeText } from '../../report/probe-text.js';
 import { parseDuration } from '../duration.js';
+import { addLiveOptions, type LiveFlags, liveOptions, rejectLiveFlagsWithoutLive } from './live.js';
 
-interface ProbeFlags {
+interface ProbeFlags extends LiveFlags {
   lab?: boolean;
-  live?: boolean;
   state: string;
+  agentImage: string;
+  podTimeout: string;
+  saveBundle?: string;
   bundle?: string;
   kinds?: string;
   format: 'text' | 'json' | 'html';
@@ -55,14 +61,14 @@ export function renderProbeReport(report: ProbeReport, format: ProbeFlags['forma
 }
 
 export function registerProbe(program: Command): void {
-  program
+  const cmd = program
     .command('probe')
     .description(
       'Send real traffic between pods, nodes, Services and NodePorts, look up DNS, cross the overlay, test the path MTU — and explain every failure with the trace of the same flow.',
     )
     .option('--lab', 'probe the running lab (`netdoctor lab up`), from its pods, nodes and the underlay')
     .addOption(stateOption())
-    .option('--bundle <dir>', 'plan and explain with this bundle instead of collecting the lab now')
+    .option('--bundle <dir>', '--lab: plan and explain with this bundle instead of collecting the lab now')
     .option('--kinds <kinds>', `only these probe kinds (comma-separated: ${PROBE_KINDS.join(', ')})`)
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'html']).default('text'))
     .option('-o, --output <file>', 'write the report to a file instead of stdout')
@@ -76,7 +82,19 @@ export function registerProbe(program: Command): void {
       '--metrics <[host]:port>',
       'with --watch: serve Prometheus metrics of the last round (loopback unless a host is given)',
     )
-    .option('--count <n>', 'with --watch: stop after this many rounds')
+    .option('--count <n>', 'with --watch: stop after this many rounds');
+  addLiveOptions(cmd, { parallel: false })
+    .option(
+      '--agent-image <image>',
+      "--live: image of the probe pods' agent container (needs node ≥ 18)",
+      DEFAULT_AGENT_IMAGE,
+    )
+    .option(
+      '--pod-timeout <duration>',
+      "--live: time for a node's probe pods to be ready, and for its collection",
+      '60s',
+    )
+    .option('--save-bundle <dir>', '--live: keep the bundle collected for the probes (diagnose it, trace its flows)')
     .addHelpText(
       'after',
       `
@@ -90,27 +108,63 @@ What is probed (every loop bounded in count and time):
   overlay      every node → every other node's tunnel address (the ping crosses VXLAN/IPIP)
   mtu          a don't-fragment ping of the pod MTU across nodes: small passes, large vanishes = PMTU black hole
 
+Where the probes start:
+  --lab   the lab's pods, nodes, and its underlay (a host outside the cluster, for NodePorts)
+  --live  short-lived probe pods on every selected node, in the namespace given with -n (default ${DEFAULT_NAMESPACE}):
+          two echo pods on the pod network (TCP and UDP echo on port ${PROBE_ECHO_PORT}) and one on the host network.
+          Each pod has an agent container (--agent-image, node) and a tools container (--image, iputils ping).
+          The node state is collected as diagnose --live does, after the pods run, to plan and explain the probes.
+          NodePorts are probed from the next node (no host outside the cluster is assumed); Services in front of
+          other workloads by TCP connect, every try: some failing is a partial result. All pods are deleted at
+          the end and on Ctrl-C; \`netdoctor cleanup\` removes leftovers. Permissions: deploy/rbac.yaml.
+
 Examples:
   netdoctor lab up seed-000 && netdoctor probe --lab
   netdoctor probe --lab --format html -o report.html
   netdoctor probe --lab --kinds dns,overlay --lang zh
   netdoctor probe --lab --watch --interval 30s --metrics :9099   # curl -s localhost:9099/metrics
+  netdoctor probe --live --context prod --nodes node-a,node-b --format html -o probe.html
 
 Exit code: 0 every probe passed, 1 a probe failed, 2 bad input or the probes could not run.`,
     )
     .action(async (flags: ProbeFlags) => {
-      if (!flags.lab)
+      if (flags.lab === flags.live)
         throw new UsageError(
-          'say where to probe: --lab (the running lab); live clusters: see `netdoctor diagnose --live`',
+          flags.lab
+            ? '--lab and --live: probe one place at a time'
+            : 'say where to probe: --lab (the running lab) or --live (the cluster of your kubeconfig)',
         );
+      rejectLiveFlagsWithoutLive(flags);
       const timeoutMs = parseDuration(flags.timeout, '--timeout');
       const parallel = Number(flags.parallel);
       if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64)
         throw new UsageError(`--parallel: "${flags.parallel}" is not a whole number from 1 to 64`);
       const kinds = parseKinds(flags.kinds);
       if ((flags.metrics || flags.count) && !flags.watch) throw new UsageError('--metrics and --count need --watch');
-      const lab = Lab.open(flags.state);
       const log = flags.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`);
+      if (flags.live) {
+        if (flags.watch) throw new UsageError('--watch works with --lab; on a live cluster run probe --live again');
+        if (flags.bundle)
+          throw new UsageError(
+            '--bundle goes with --lab; --live collects a bundle with its probe pods in it (keep it with --save-bundle)',
+          );
+        const { report } = await probeLive({
+          ...liveOptions(
+            { ...flags, parallel: flags.parallel },
+            parseDuration(flags.podTimeout, '--pod-timeout'),
+            log ?? (() => {}),
+          ),
+          agentImage: flags.agentImage,
+          attemptTimeoutMs: timeoutMs,
+          explain: explainReport,
+          ...(kinds ? { kinds } : {}),
+          ...(flags.saveBundle ? { saveBundle: flags.saveBundle } : {}),
+        });
+        writeReport(report, flags, log);
+        return;
+      }
+      if (flags.saveBundle) throw new UsageError('--save-bundle goes with --live');
+      const lab = Lab.open(flags.state);
       const options = {
         ...(kinds ? { kinds } : {}),
         timeoutMs,
@@ -123,27 +177,27 @@ Exit code: 0 every probe passed, 1 a probe failed, 2 bad input or the probes cou
           ...(flags.bundle ? { bundle: flags.bundle } : {}),
           ...(log ? { log } : {}),
         });
-        const text = renderProbeReport(
-          report,
-          flags.format,
-          flags.lang,
-          !flags.output && process.stdout.isTTY === true,
-        );
-        if (flags.output) {
-          writeFileSync(flags.output, text);
-          log?.(`report written to ${flags.output}`);
-        } else process.stdout.write(text);
-        const failed = report.outcomes.some((o) => o.status !== 'pass');
-        process.exitCode =
-          report.problems.length && report.outcomes.every((o) => o.status === 'error')
-            ? ExitCode.error
-            : failed
-              ? ExitCode.negative
-              : ExitCode.ok;
+        writeReport(report, flags, log);
         return;
       }
       await watch(lab, flags, options, log);
     });
+}
+
+/** Prints or writes the report; exit code 1 when a probe did not pass, 2 when none could run. */
+function writeReport(report: ProbeReport, flags: ProbeFlags, log: ((line: string) => void) | undefined): void {
+  const text = renderProbeReport(report, flags.format, flags.lang, !flags.output && process.stdout.isTTY === true);
+  if (flags.output) {
+    writeFileSync(flags.output, text);
+    log?.(`report written to ${flags.output}`);
+  } else process.stdout.write(text);
+  const failed = report.outcomes.some((o) => o.status !== 'pass');
+  process.exitCode =
+    report.problems.length && report.outcomes.every((o) => o.status === 'error')
+      ? ExitCode.error
+      : failed
+        ? ExitCode.negative
+        : ExitCode.ok;
 }
 
 async function watch(
