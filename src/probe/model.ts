@@ -126,7 +126,7 @@ export function statusRank(s: ProbeStatus): number {
 export function judge(probe: Probe, result: AgentResult): Omit<ProbeOutcome, 'probe' | 'result' | 'reason'> {
   const missing = probe.expect.filter((e) => !result.answers.includes(e));
   const unexpected =
-    probe.kind === 'dns' || probe.agent.kind === 'icmp' || probe.agent.kind === 'mtu'
+    probe.kind === 'dns' || probe.agent.kind === 'icmp' || probe.agent.kind === 'mtu' || probe.agent.connect
       ? []
       : result.answers.filter((a) => !probe.expect.includes(a));
   let status: ProbeStatus;

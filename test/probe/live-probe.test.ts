@@ -4,23 +4,27 @@
  * creates the probe pods, collects the bundle, probes and deletes the pods; the report must show the seed's symptom
  * (every flow between the broken node — read from the lab's plan — and the others fails, with the REJECT as the
  * reason; flows elsewhere pass), cover every probe kind, judge Services in front of workloads that do not speak the
- * echo protocol by TCP connect, and leave no pod or namespace behind, also when interrupted with Ctrl-C.
+ * echo protocol by TCP connect, render in Chromium, and leave no pod or namespace behind, also when interrupted
+ * with Ctrl-C.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { labDown, labUp } from '../../src/lab/lab.js';
 import { listNetns } from '../../src/lab/shell.js';
+import { buildMatrix } from '../../src/probe/matrix.js';
 import type { ProbeOutcome, ProbeReport } from '../../src/probe/model.js';
 import { PROBE_KINDS } from '../../src/probe/model.js';
+import { formatProbeHtml } from '../../src/report/html/probe-page.js';
 import type { FakeApiServer } from '../live/fake-apiserver.js';
 import { labFakeOptions, startLabFake } from '../live/lab-fake.js';
 import { CLI, netdoctorAsync } from '../live/run-cli.js';
 import { needsRoot } from '../support/netns.js';
 import { repoRoot } from '../support/paths.js';
+import { openInBrowser } from './browser.js';
 
 interface Seed000 {
   brokenNode: string;
@@ -94,6 +98,7 @@ test('probe --live on the lab seed 000: probe pods show the symptom with the REJ
       assert.equal(o.probe.agent.connect, true, label);
       assert.equal(o.status, 'partial', label);
       assert.equal(o.result.attempts, o.probe.agent.tries, `${label}: every try ran`);
+      assert.deepEqual(o.unexpected, [], `${label}: a connection is not an unexpected answer`);
       assert.ok(o.reason?.summary.includes(fault.reject.text), label);
     }
     // NodePorts: each node's, probed from the next node.
@@ -112,6 +117,21 @@ test('probe --live on the lab seed 000: probe pods show the symptom with the REJ
       report.outcomes.filter((o) => o.reason?.disagreement).map((o) => `${o.probe.id}: ${o.reason?.disagreement}`),
       [],
     );
+
+    // The same report as a page, in a real headless Chromium: a red cell between probe pods names the REJECT.
+    const out = join(repoRoot, 'artifacts');
+    mkdirSync(out, { recursive: true });
+    const page = join(out, 'probe-live-seed-000.html');
+    writeFileSync(page, formatProbeHtml(report, 'en'));
+    const red = buildMatrix(report).cells.find(
+      (c) => c.status === 'fail' && c.row.startsWith('pod/') && c.col.startsWith('pod/'),
+    );
+    assert.ok(red);
+    const cell = `td.cell[data-row="${red.row}"][data-col="${red.col}"]`;
+    const seen = await openInBrowser(page, join(out, 'probe-live-seed-000.png'), { click: cell, read: ['#detail'] });
+    assert.deepEqual(seen.consoleErrors, []);
+    assert.deepEqual(seen.outsideRequests, []);
+    assert.ok(seen.read[0]?.text?.includes(fault.reject.text), 'the detail panel names the rule');
 
     await t.test('Ctrl-C while probing deletes every probe pod', async () => {
       const child = spawn(
