@@ -91,15 +91,7 @@ export async function attachPod(plan: LabPlan, nodeName: string, podNamespace = 
       node.netns,
     );
     await bridgeBatch([`link set dev ${pod.hostVeth} hairpin on`], node.netns);
-    await ipBatch(
-      [
-        'link set lo up',
-        `addr add ${pod.ip}/24 dev eth0`,
-        'link set eth0 up',
-        `route add default via ${pod.gateway} dev eth0`,
-      ],
-      pod.netns,
-    );
+    await ipBatch(podAddressing(pod.ip, pod.gateway), pod.netns);
   } catch (e) {
     await detachPod(pod);
     throw e;
@@ -135,6 +127,16 @@ export async function detachPod(pod: AttachedPod): Promise<void> {
   await run('ip', ['-n', pod.nodeNetns, 'link', 'del', pod.hostVeth], { timeoutMs: 10_000 });
   await run('ip', ['netns', 'del', pod.netns], { timeoutMs: 10_000 });
   rmSync(netnsEtc(pod.netns), { recursive: true, force: true });
+}
+
+/** Inside a pod's namespace: its address on eth0 (a /24 of the node's pod subnet) and the default route via cni0. */
+export function podAddressing(ip: string, gateway: string): string[] {
+  return [
+    'link set lo up',
+    `addr add ${ip}/24 dev eth0`,
+    'link set eth0 up',
+    `route add default via ${gateway} dev eth0`,
+  ];
 }
 
 /** Where `ip netns exec` finds a namespace's own /etc files. */

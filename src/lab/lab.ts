@@ -29,7 +29,7 @@ import { collectNode } from '../collect/run.js';
 import { mapLimit } from '../core/async.js';
 import { ECHO_AGENT_FILE, ECHO_AGENT_SOURCE } from '../probe/echo.js';
 import type { NodeSnapshot } from '../snapshot/schema.js';
-import { netnsEtc } from './attach-pod.js';
+import { netnsEtc, podAddressing } from './attach-pod.js';
 import { clusterList } from './cluster-json.js';
 import { type EtcdHandle, etcdArgv, etcdDataDir, etcdPut, readFlannelSubnets, waitEtcd } from './etcd.js';
 import type { FirewallLayout } from './firewall.js';
@@ -719,15 +719,7 @@ async function buildNetwork(plan: LabPlan, log: (m: string) => void): Promise<vo
 
   await mapLimit(plan.pods, START_CONCURRENCY, async (p) => {
     const node = plan.nodes.find((n) => n.name === p.node) as NodePlan;
-    await ipBatch(
-      [
-        'link set lo up',
-        `addr add ${p.ip}/24 dev eth0`,
-        'link set eth0 up',
-        `route add default via ${node.gateway} dev eth0`,
-      ],
-      p.netns,
-    );
+    await ipBatch(podAddressing(p.ip, node.gateway), p.netns);
   });
 }
 

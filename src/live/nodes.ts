@@ -67,6 +67,22 @@ export interface PodOptions {
   lifetimeS: number;
 }
 
+/**
+ * What every pod netdoctor runs on a node has in its spec: pinned to the node (no scheduler), every taint tolerated,
+ * never restarted, no service account token or service links, deleted at once, and its own end after `lifetimeS`.
+ */
+export function pinnedPodSpec(node: string, lifetimeS: number): Record<string, unknown> {
+  return {
+    nodeName: node,
+    restartPolicy: 'Never',
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    terminationGracePeriodSeconds: 0,
+    activeDeadlineSeconds: lifetimeS,
+    tolerations: [{ operator: 'Exists' }],
+  };
+}
+
 /** The collector pod for one node. */
 export function collectorPod(node: string, name: string, o: PodOptions): KubeObject {
   return {
@@ -79,16 +95,10 @@ export function collectorPod(node: string, name: string, o: PodOptions): KubeObj
       annotations: { [NODE_ANNOTATION]: node },
     },
     spec: {
-      nodeName: node,
+      ...pinnedPodSpec(node, o.lifetimeS),
       hostNetwork: true,
       hostPID: true,
       dnsPolicy: 'ClusterFirstWithHostNet',
-      restartPolicy: 'Never',
-      automountServiceAccountToken: false,
-      enableServiceLinks: false,
-      terminationGracePeriodSeconds: 0,
-      activeDeadlineSeconds: o.lifetimeS,
-      tolerations: [{ operator: 'Exists' }],
       containers: [
         {
           name: CONTAINER,

@@ -22,6 +22,7 @@ import {
   NODE_ANNOTATION,
   type PodOptions,
   type PodTracker,
+  pinnedPodSpec,
   podName,
   podPath,
   RUN_LABEL,
@@ -66,14 +67,8 @@ export function probePod(node: string, role: ProbePodRole, name: string, o: Prob
       annotations: { [NODE_ANNOTATION]: node },
     },
     spec: {
-      nodeName: node,
+      ...pinnedPodSpec(node, o.lifetimeS),
       ...(host ? { hostNetwork: true, dnsPolicy: 'ClusterFirstWithHostNet' } : {}),
-      restartPolicy: 'Never',
-      automountServiceAccountToken: false,
-      enableServiceLinks: false,
-      terminationGracePeriodSeconds: 0,
-      activeDeadlineSeconds: o.lifetimeS,
-      tolerations: [{ operator: 'Exists' }],
       containers: [
         {
           name: AGENT_CONTAINER,
