@@ -36,6 +36,8 @@ export interface LiveOptions extends KubeOptions {
   etcd?: EtcdOptions;
   /** Progress and problems, one line each (stderr). */
   log?: (line: string) => void;
+  /** Aborts the collection (the caller owns Ctrl-C); without it, collectLive handles SIGINT/SIGTERM itself. */
+  signal?: AbortSignal;
 }
 
 export interface LiveResult {
@@ -188,9 +190,17 @@ export async function collectLive(dir: string, o: LiveOptions): Promise<LiveResu
     result.interrupted = true;
     abort.abort();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const onAbort = () => {
+    result.interrupted = true;
+    abort.abort();
+  };
+  if (o.signal) o.signal.addEventListener('abort', onAbort);
+  else {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
   try {
+    if (o.signal?.aborted) onAbort();
     await prepareNamespace(api, namespace, log);
     const runId = newRunId();
     const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -213,6 +223,7 @@ export async function collectLive(dir: string, o: LiveOptions): Promise<LiveResu
   } finally {
     const left = await tracker.deleteAll();
     for (const l of left) log(`error: could not delete pod ${l}; remove it with \`netdoctor cleanup -n ${namespace}\``);
+    o.signal?.removeEventListener('abort', onAbort);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

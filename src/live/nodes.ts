@@ -224,12 +224,22 @@ export function podProblem(pod: KubeObject): string | undefined {
     message?: string;
     containerStatuses?: { state?: ContainerState }[];
   };
-  const state = status.containerStatuses?.[0]?.state;
-  const w = state?.waiting;
-  if (w?.reason && HOPELESS_WAITING.has(w.reason)) {
-    const what = /Image/.test(w.reason) ? 'the image could not be pulled' : 'the container could not start';
-    return `${what}: ${w.reason}${w.message ? `: ${w.message}` : ''}`;
+  const statuses = (status.containerStatuses ?? []) as { name?: string; state?: ContainerState }[];
+  for (const c of statuses) {
+    const w = c.state?.waiting;
+    if (w?.reason && HOPELESS_WAITING.has(w.reason)) {
+      const what = /Image/.test(w.reason) ? 'the image could not be pulled' : 'the container could not start';
+      const which = statuses.length > 1 && c.name ? ` (container ${c.name})` : '';
+      return `${what}${which}: ${w.reason}${w.message ? `: ${w.message}` : ''}`;
+    }
+    const t = c.state?.terminated;
+    if (t && statuses.length > 1 && status.phase === 'Running')
+      return `container ${c.name} ended (${t.reason ?? 'exit'} ${t.exitCode ?? ''})${t.message ? `: ${t.message}` : ''}`.replace(
+        ' )',
+        ')',
+      );
   }
+  const state = statuses[0]?.state;
   if (status.phase === 'Failed' || status.phase === 'Succeeded') {
     const t = state?.terminated;
     return `the pod ended (${status.phase}${status.reason ? `, ${status.reason}` : ''}${

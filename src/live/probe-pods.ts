@@ -96,6 +96,8 @@ export function probePod(node: string, role: ProbePodRole, name: string, o: Prob
           image: o.image,
           imagePullPolicy: 'IfNotPresent',
           command: sleep,
+          // ping needs a raw socket; some runtimes (CRI-O) drop NET_RAW by default.
+          securityContext: { capabilities: { add: ['NET_RAW'] } },
           resources: { requests: { cpu: '5m', memory: '16Mi' } },
         },
       ],
@@ -121,27 +123,27 @@ export async function startProbePods(
   const timeout = AbortSignal.timeout(o.timeoutMs);
   const signal = o.signal ? AbortSignal.any([o.signal, timeout]) : timeout;
   const role = (r: ProbePodRole) => podName(o.runId, node, `${index}${r === 'host' ? 'h' : r.slice(-1)}`, 'probe');
-  try {
-    await Promise.all(
-      PROBE_POD_ROLES.map(async (r) => {
-        const name = role(r);
-        o.tracker.add(name);
-        await api.request('POST', podPath(o.namespace), {
-          body: probePod(node, r, name, o),
-          what: { verb: 'create', resource: 'pods' },
-        });
-        const pod = await waitForPod(api, o.namespace, name, { signal, ready: true });
-        const ip = (pod.status as { podIP?: string } | undefined)?.podIP;
-        out.pods[r] = { name, ...(ip ? { ip } : {}) };
-      }),
-    );
-  } catch (e) {
-    out.error =
-      timeout.aborted && !o.signal?.aborted
+  // Settled one by one: every create has landed or failed before the caller deletes what the tracker holds.
+  const settled = await Promise.allSettled(
+    PROBE_POD_ROLES.map(async (r) => {
+      if (signal.aborted) throw new Error('aborted');
+      const name = role(r);
+      o.tracker.add(name);
+      await api.request('POST', podPath(o.namespace), {
+        body: probePod(node, r, name, o),
+        what: { verb: 'create', resource: 'pods' },
+      });
+      const pod = await waitForPod(api, o.namespace, name, { signal, ready: true });
+      const ip = (pod.status as { podIP?: string } | undefined)?.podIP;
+      out.pods[r] = { name, ...(ip ? { ip } : {}) };
+    }),
+  );
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed)
+    out.error = o.signal?.aborted
+      ? 'interrupted'
+      : timeout.aborted
         ? `the probe pods were not ready within ${Math.round(o.timeoutMs / 1000)} s`
-        : o.signal?.aborted
-          ? 'interrupted'
-          : (e as Error).message;
-  }
+        : (failed.reason as Error).message;
   return out;
 }

@@ -26,24 +26,37 @@ const ready = () => {
   if (++listening === 2 && readyFile) fs.writeFileSync(readyFile, String(process.pid));
 };
 
-const tcp = net.createServer((socket) => {
-  socket.on('error', () => {});
-  socket.setTimeout(5000, () => socket.destroy());
-  socket.end(answer);
-});
-tcp.on('error', (e) => {
-  console.error('tcp: ' + e.message);
-  process.exit(1);
-});
-tcp.listen(port, '0.0.0.0', ready);
+// Both families where the kernel has IPv6 (an IPv6 or dual-stack pod), IPv4 alone where it has not.
+function serveTcp(host) {
+  const tcp = net.createServer((socket) => {
+    socket.on('error', () => {});
+    socket.setTimeout(5000, () => socket.destroy());
+    socket.end(answer);
+  });
+  tcp.on('error', (e) => {
+    if (host === '::' && (e.code === 'EAFNOSUPPORT' || e.code === 'EADDRNOTAVAIL')) return serveTcp('0.0.0.0');
+    console.error('tcp: ' + e.message);
+    process.exit(1);
+  });
+  tcp.listen(port, host, ready);
+}
 
-const udp = dgram.createSocket('udp4');
-udp.on('message', (_msg, from) => udp.send(answer, from.port, from.address));
-udp.on('error', (e) => {
-  console.error('udp: ' + e.message);
-  process.exit(1);
-});
-udp.bind(port, '0.0.0.0', ready);
+function serveUdp(type) {
+  const udp = dgram.createSocket(type === 'udp6' ? { type, ipv6Only: false } : type);
+  udp.on('message', (_msg, from) => udp.send(answer, from.port, from.address));
+  udp.on('error', (e) => {
+    if (type === 'udp6' && (e.code === 'EAFNOSUPPORT' || e.code === 'EADDRNOTAVAIL')) {
+      udp.close();
+      return serveUdp('udp4');
+    }
+    console.error('udp: ' + e.message);
+    process.exit(1);
+  });
+  udp.bind(port, type === 'udp6' ? '::' : '0.0.0.0', ready);
+}
+
+serveTcp('::');
+serveUdp('udp6');
 
 process.on('SIGTERM', () => process.exit(0));
 if (fromFile)

@@ -11,7 +11,7 @@ import { resolveQuery } from '../trace/endpoints.js';
 import { TraceEngine } from '../trace/engine.js';
 import { describeDecisive } from '../trace/format.js';
 import type { TraceBranch, TraceResult } from '../trace/types.js';
-import type { ProbeOutcome, ProbeReason, ProbeReport } from './model.js';
+import { judge, type ProbeOutcome, type ProbeReason, type ProbeReport } from './model.js';
 
 export interface ExplainOptions {
   /** Explain passing probes too (the agreement tests compare every flow). */
@@ -147,6 +147,17 @@ export function explainReport(cluster: ClusterModel, report: ProbeReport, opts: 
         ...(r?.hops ? { hops: r.hops, decisive: r.decisive ?? null } : {}),
       };
     } else if (r) o.reason = r;
+    // A Service of someone else's workloads that a NetworkPolicy closes to the probe pod: silence is what the
+    // objects promise, not a fault (a default-deny cluster probed from netdoctor's namespace).
+    if (
+      o.status === 'fail' &&
+      o.probe.agent.connect &&
+      r?.verdict === 'dropped' &&
+      r.decisive?.kind === 'policy-object'
+    ) {
+      o.probe.blocked = `${String(r.decisive.text ?? 'a NetworkPolicy')} denies it`;
+      Object.assign(o, judge(o.probe, o.result));
+    }
     // A failure the trace says is delivered (an MTU, a fault the bundle shows only as a setting): diagnose's
     // finding on a node of the flow is the reason; the disagreement with the trace stays visible.
     const failedFlow = o.status === 'fail' || o.status === 'partial';

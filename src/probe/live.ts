@@ -91,13 +91,16 @@ export async function probeLive(o: LiveProbeOptions): Promise<{ report: ProbeRep
     const podTimeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const agentImage = o.agentImage ?? DEFAULT_AGENT_IMAGE;
     const toolsImage = o.image ?? DEFAULT_TOOLS_IMAGE;
-    // The pods outlive pod start, collection and probing, then end by themselves.
-    const lifetimeS = Math.ceil((3 * podTimeoutMs) / 1000) + 600;
+    // The pods outlive pod start, collection and probing of every node (in rounds of --parallel), then end by
+    // themselves; the run deletes them long before. A deadline cannot be raised once the pod exists.
+    const rounds = Math.ceil(names.length / (o.parallel ?? DEFAULT_PARALLEL));
+    const lifetimeS = 7200 + rounds * Math.ceil((3 * podTimeoutMs) / 1000);
     log(
       `starting probe pods on ${names.length} node(s) in namespace ${namespace} (run ${runId}; images ${agentImage}, ${toolsImage})`,
     );
     let done = 0;
     const nodePods = await mapLimit(names, o.parallel ?? DEFAULT_PARALLEL, async (node, i) => {
+      if (abort.signal.aborted) return { node, pods: {}, error: 'interrupted' };
       const r = await startProbePods(api, node, i, {
         namespace,
         runId,
@@ -116,7 +119,7 @@ export async function probeLive(o: LiveProbeOptions): Promise<{ report: ProbeRep
     if (ready.length === 0) throw new LiveError(`no probe pod came up (${nodePods[0]?.error ?? 'no nodes'})`);
 
     // The bundle, with the probe pods in it: the plan's destinations and the traces' endpoints.
-    const collected = await collectLive(dir, { ...o, nodes: names, log: (l) => log(`  ${l}`) });
+    const collected = await collectLive(dir, { ...o, nodes: names, signal: abort.signal, log: (l) => log(`  ${l}`) });
     const cluster = new ClusterModel(loadBundle(dir));
     const executor = new LiveExecutor(api, namespace, podFinder(nodePods), abort.signal);
     const sources = probeSources(nodePods, namespace, nodeIp);

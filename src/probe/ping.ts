@@ -32,7 +32,7 @@ function classifyPing(p, ok, text, elapsedMs) {
     return { outcome: 'network unreachable', detail: pingFirstError(text) };
   if (/Destination Host Unreachable|No route to host/i.test(text))
     return { outcome: 'no route to host', detail: pingFirstError(text) };
-  if (/not found|invalid option|unrecognized option|usage:/i.test(text))
+  if (/not found|invalid option|unrecognized option|usage:|Operation not permitted|socket:/i.test(text))
     return { outcome: 'error', detail: 'ping failed: ' + text.trim().split('\n')[0] };
   return { outcome: 'timeout' };
 }

@@ -23,8 +23,11 @@ export interface RunProbesOptions {
 
 /** The longest an agent may take with these probes: 16 run at once, each bounded by tries x timeout. */
 export function agentBudgetMs(probes: readonly AgentProbe[]): number {
+  // ping waits whole seconds (-W), at least one.
+  const perTry = (p: AgentProbe) =>
+    p.kind === 'icmp' || p.kind === 'mtu' ? Math.max(1000, Math.ceil(p.timeoutMs / 1000) * 1000) : p.timeoutMs;
   const each = probes.map(
-    (p) => p.tries * p.timeoutMs * Math.max(1, p.kind === 'dns' ? (p.attempts ?? 1) * (p.nameservers?.length ?? 1) : 1),
+    (p) => p.tries * perTry(p) * Math.max(1, p.kind === 'dns' ? (p.attempts ?? 1) * (p.nameservers?.length ?? 1) : 1),
   );
   const total = each.reduce((a, b) => a + b, 0);
   return Math.ceil(total / 16) + Math.max(0, ...each) + 5_000;

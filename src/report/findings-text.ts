@@ -1,5 +1,6 @@
 /** The text report of `diagnose`: the cause first, then the evidence, then the fix — what a senior engineer would say. */
 import type { Evidence, Finding } from '../core/vocabulary.js';
+import { checkTitle } from './check-titles.js';
 import { type Lang, translator } from './i18n.js';
 import { style } from './style.js';
 
@@ -26,7 +27,9 @@ export function formatFindingsText(
   const sevColour = (sev: string) =>
     sev === 'critical' || sev === 'error' ? s.red : sev === 'warning' ? s.yellow : s.dim;
   for (const f of findings) {
-    out.push(`${sevColour(f.severity)(s.bold(t(`severity.${f.severity}`)))}  ${s.bold(f.title)}`);
+    const local = checkTitle(lang, f.check);
+    out.push(`${sevColour(f.severity)(s.bold(t(`severity.${f.severity}`)))}  ${s.bold(local ?? f.title)}`);
+    if (local) out.push(`  ${f.title}`);
     out.push(`  ${s.dim(`${t('check')} ${f.check}${f.node ? `, ${t('node')} ${f.node}` : ''}`)}`);
     out.push('');
     for (const line of wrap(f.detail, 100)) out.push(`  ${line}`);

@@ -20,6 +20,7 @@ case "$last" in
   10.0.0.2) echo "ping: local error: message too long, mtu=1400"; exit 1 ;;
   10.0.0.3) echo "From 10.0.0.254 icmp_seq=1 Packet filtered"; exit 1 ;;
   10.0.0.4) exit 1 ;;
+  10.0.0.6) echo "ping: socket: Operation not permitted"; exit 2 ;;
   10.0.0.5) n=$(cat "$COUNTER" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$COUNTER"
             if [ "$n" -ge 2 ]; then echo "64 bytes from 10.0.0.5: icmp_seq=1 ttl=63 time=1.5 ms"; exit 0; fi; exit 1 ;;
 esac
@@ -46,6 +47,7 @@ test('ping script: attempts, early stop, and the agent’s reading of each outco
       probe('10.0.0.3'),
       probe('10.0.0.4'),
       probe('10.0.0.5', { tries: 3 }),
+      probe('10.0.0.6'),
     ];
     const script = pingScript(probes);
     assert.match(script, /'-M' 'do' '-s' '1422' '10\.0\.0\.2'/, 'DF and size for the mtu probe');
@@ -75,6 +77,9 @@ test('ping script: attempts, early stop, and the agent’s reading of each outco
     assert.equal(flaky?.outcome, 'ok');
     assert.equal(flaky?.attempts, 2, 'stops at the first answer');
     assert.deepEqual(flaky?.failures, { timeout: 1 });
+    // No raw socket (a runtime without NET_RAW): the probe could not run, which is not a network timeout.
+    assert.equal(byDst.get('10.0.0.6')?.outcome, 'error');
+    assert.match(byDst.get('10.0.0.6')?.detail ?? '', /Operation not permitted/);
 
     // No ping in the image: exit 127 from the shell, said as such.
     const none = spawnSync('/bin/sh', ['-c', pingScript([probe('10.0.0.1')])], {

@@ -163,6 +163,37 @@ test('probe --live on the lab seed 000: probe pods show the symptom with the REJ
       assert.deepEqual(fake?.pods('netdoctor'), [], 'no pod left');
       assert.deepEqual(await podNetns(), [], 'no pod namespace left');
     });
+
+    await t.test('an agent image that cannot be pulled: the reason per node, exit 2, no pod left', async () => {
+      const { fake: pullFake, kubeconfig } = await startLabFake(
+        { ...labFakeOptions(lab, join(dir, 'pull')), unpullable: (image) => image.includes('nope') },
+        dir,
+        'kubeconfig-pull',
+      );
+      try {
+        const bad = await netdoctorAsync([
+          'probe',
+          '--live',
+          '--kubeconfig',
+          kubeconfig,
+          '--agent-image',
+          'registry.invalid/nope:1',
+          '--pod-timeout',
+          '20s',
+        ]);
+        assert.equal(bad.status, 2, bad.stderr);
+        for (const n of lab.plan.nodes)
+          assert.match(
+            bad.stderr,
+            new RegExp(`\\] ${n.name}: FAILED: the image could not be pulled \\(container agent\\): ErrImagePull`),
+          );
+        assert.match(bad.stderr, /no probe pod came up/);
+        assert.deepEqual(pullFake.pods('netdoctor'), []);
+        assert.deepEqual(await podNetns(), []);
+      } finally {
+        await pullFake.close();
+      }
+    });
   } finally {
     await fake?.close();
     await labDown(statePath);

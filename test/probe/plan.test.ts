@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import { kubeIndex } from '../../src/kube/objects.js';
 import { ClusterModel } from '../../src/model/cluster.js';
 import type { KubeObject } from '../../src/model/kube.js';
-import type { ProbeSource } from '../../src/probe/model.js';
+import { explainReport } from '../../src/probe/explain.js';
+import { judge, type ProbeReport, type ProbeSource } from '../../src/probe/model.js';
 import { planProbes, triesForEndpoints } from '../../src/probe/plan.js';
 import { loadBundle } from '../../src/snapshot/bundle.js';
 import { repoRoot } from '../support/paths.js';
@@ -205,4 +206,57 @@ test('live planning: Services of other workloads by TCP connect with every try; 
     planProbes({ ...base, opaqueServices: true }).filter((p) => p.kind === 'nodeport'),
     [],
   );
+});
+
+test('a NetworkPolicy that closes a Service to the probe: its silence passes, named as the reason', () => {
+  const deny: KubeObject = {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: 'default-deny', namespace: 'default' },
+    spec: { podSelector: {}, policyTypes: ['Ingress'] },
+  };
+  for (const withPolicy of [true, false]) {
+    const { cluster, idx, pods } = setup((objects) => {
+      if (withPolicy) objects.push(deny);
+    });
+    const from = pods.find((p) => p.namespace !== 'default') ?? pods[0];
+    assert.ok(from);
+    const sources: ProbeSource[] = [
+      { kind: 'pod', name: `${from.namespace}/${from.name}`, node: from.nodeName as string },
+    ];
+    const [probe] = planProbes({
+      cluster,
+      sources,
+      echo: { pods: new Set<string>(), port: 8080 },
+      opaqueServices: true,
+      kinds: ['pod-service'],
+    }).filter((p) => p.to.name === 'default/echo');
+    assert.ok(probe && idx.nodes.length > 0);
+    const result = {
+      id: probe.agent.id,
+      outcome: 'timeout' as const,
+      attempts: 6,
+      answers: [],
+      failures: { timeout: 6 },
+    };
+    const report: ProbeReport = {
+      schemaVersion: 1,
+      kind: 'ProbeReport',
+      target: 'test',
+      startedAt: '',
+      durationMs: 0,
+      outcomes: [{ probe, result, ...judge(probe, result) }],
+      findings: [],
+      problems: [],
+    };
+    explainReport(cluster, report);
+    const [o] = report.outcomes;
+    if (withPolicy) {
+      assert.equal(o?.status, 'pass', JSON.stringify(o?.reason));
+      assert.match(o?.probe.blocked ?? '', /NetworkPolicy default\/default-deny .* denies it/);
+    } else {
+      assert.equal(o?.status, 'fail', 'without the policy, silence is a failure');
+      assert.equal(o?.probe.blocked, undefined);
+    }
+  }
 });

@@ -5,9 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { CHECKS } from '../../src/checks/registry.js';
 import type { AgentResult } from '../../src/probe/agent.js';
 import { formatMetrics, parseListen } from '../../src/probe/metrics.js';
 import { judge, type Probe, type ProbeOutcome, type ProbeReport } from '../../src/probe/model.js';
+import { checkTitle } from '../../src/report/check-titles.js';
+import { formatFindingsText } from '../../src/report/findings-text.js';
 import { formatFindingsHtml } from '../../src/report/html/findings-page.js';
 import { embedJson } from '../../src/report/html/page.js';
 import { formatProbeHtml } from '../../src/report/html/probe-page.js';
@@ -137,4 +140,25 @@ test('text report: failures grouped by reason, most frequent first; Chinese has 
     assert.ok(cn[k], `zh has ${k}`);
     for (const p of en[k].match(/\{\w+\}/g) ?? []) assert.ok(cn[k].includes(p), `zh ${k} keeps ${p}`);
   }
+});
+
+test('--lang zh: every check has a Chinese title, shown first, the finding in its own words after it', () => {
+  for (const c of CHECKS) assert.ok(checkTitle('zh', c.id), `zh title for ${c.id}`);
+  assert.equal(checkTitle('en', 'overlay-port-blocked'), undefined, 'English keeps the finding title alone');
+  const finding = {
+    check: 'overlay-port-blocked',
+    severity: 'critical' as const,
+    node: 'node2',
+    title: 'node2 rejects flannel vxlan traffic (udp/8472) from every other node',
+    detail: 'detail',
+    evidence: [],
+    fix: [],
+  };
+  const zh = formatFindingsText({ findings: [finding], nodes: 3, checks: 1 }, false, 'zh');
+  const lines = zh.split('\n');
+  const i = lines.findIndex((l) => l.includes('节点之间的覆盖网络报文被防火墙丢弃'));
+  assert.ok(i >= 0, zh);
+  assert.equal(lines[i + 1]?.trim(), finding.title);
+  const en = formatFindingsText({ findings: [finding], nodes: 3, checks: 1 }, false, 'en');
+  assert.ok(!en.includes('覆盖网络'));
 });

@@ -184,14 +184,17 @@ Exit code: 0 every probe passed, 1 a probe failed, 2 bad input or the probes cou
     });
 }
 
-/** Prints or writes the report; exit code 1 when a probe did not pass, 2 when none could run. */
+/**
+ * Prints or writes the report; exit code 2 when no probe could run, 1 when a probe did not pass or a part of the
+ * cluster could not be probed (a node whose probe pods never came up is a finding, not a footnote), else 0.
+ */
 function writeReport(report: ProbeReport, flags: ProbeFlags, log: ((line: string) => void) | undefined): void {
   const text = renderProbeReport(report, flags.format, flags.lang, !flags.output && process.stdout.isTTY === true);
   if (flags.output) {
     writeFileSync(flags.output, text);
     log?.(`report written to ${flags.output}`);
   } else process.stdout.write(text);
-  const failed = report.outcomes.some((o) => o.status !== 'pass');
+  const failed = report.outcomes.some((o) => o.status !== 'pass') || report.problems.length > 0;
   process.exitCode =
     report.problems.length && report.outcomes.every((o) => o.status === 'error')
       ? ExitCode.error

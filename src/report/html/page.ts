@@ -4,6 +4,7 @@
  * the data is embedded as JSON that cannot close its script element, and every name from the cluster is put on the
  * page as text (textContent), never as markup.
  */
+import { checkTitles } from '../check-titles.js';
 import { type Lang, messages } from '../i18n.js';
 import { PAGE_SCRIPT } from './script.js';
 import { PAGE_STYLE } from './style.js';
@@ -30,7 +31,7 @@ export interface PageData {
 }
 
 export function renderPage(data: PageData, lang: Lang): string {
-  const payload = { ...data, lang, messages: messages(lang) };
+  const payload = { ...data, lang, messages: messages(lang), checkTitles: checkTitles(lang) };
   return `<!doctype html>
 <html lang="${lang === 'zh' ? 'zh-CN' : 'en'}">
 <head>

@@ -27,10 +27,12 @@ export const PAGE_SCRIPT = String.raw`
 
   function findingCard(f) {
     var card = el('div', { cls: 'finding sev-' + f.severity });
+    var local = (data.checkTitles || {})[f.check];
     card.appendChild(el('div', { cls: 'title' }, [
       el('span', { cls: 't-' + (f.severity === 'warning' ? 'partial' : f.severity === 'info' ? 'error' : 'fail'), text: t('severity.' + f.severity) + '  ' }),
-      f.title,
+      local || f.title,
     ]));
+    if (local) card.appendChild(el('div', { text: f.title }));
     card.appendChild(el('div', { cls: 'muted', text: t('check') + ' ' + f.check + (f.node ? ', ' + t('node') + ' ' + f.node : '') }));
     card.appendChild(el('p', { text: f.detail }));
     if (f.evidence && f.evidence.length) {
@@ -228,7 +230,9 @@ export const PAGE_SCRIPT = String.raw`
     if (!failed.length && !top) return null;
     var box = el('div', { cls: 'cause' });
     if (top) {
-      box.appendChild(el('div', { cls: 'big', text: top.title }));
+      var topLocal = (data.checkTitles || {})[top.check];
+      box.appendChild(el('div', { cls: 'big', text: topLocal || top.title }));
+      if (topLocal) box.appendChild(el('div', { text: top.title }));
       if (top.fix && top.fix[0]) box.appendChild(el('pre', { text: '$ ' + top.fix[0] }));
     }
     if (failed.length) {
