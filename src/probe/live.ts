@@ -121,10 +121,11 @@ export async function probeLive(o: LiveProbeOptions): Promise<{ report: ProbeRep
     // The bundle, with the probe pods in it: the plan's destinations and the traces' endpoints.
     const collected = await collectLive(dir, { ...o, nodes: names, signal: abort.signal, log: (l) => log(`  ${l}`) });
     const cluster = new ClusterModel(loadBundle(dir));
-    const executor = new LiveExecutor(api, namespace, podFinder(nodePods), abort.signal);
+    const podOf = podFinder(nodePods);
+    const executor = new LiveExecutor(api, namespace, podOf, abort.signal);
     const sources = probeSources(nodePods, namespace, nodeIp);
     const setupProblems: string[] = [];
-    const resolvConfs = await readResolvConfs(executor, sources, podFinder(nodePods), abort.signal, setupProblems);
+    const resolvConfs = await readResolvConfs(executor, sources, podOf, abort.signal, setupProblems);
     const echoPods = new Set(
       ready.flatMap((n) =>
         [n.pods['echo-a'], n.pods['echo-b']].filter((p) => !!p).map((p) => `${namespace}/${p.name}`),

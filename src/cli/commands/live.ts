@@ -32,11 +32,14 @@ export interface LiveFlags {
  * Adds the live-cluster options (all but --timeout, which each command words itself; and --parallel when the command
  * has its own).
  */
-export function addLiveOptions(cmd: Command, o: { parallel?: boolean } = {}): Command {
+export function addLiveOptions(
+  cmd: Command,
+  o: { parallel?: boolean; live?: string; image?: string; namespace?: string } = {},
+): Command {
   if (o.parallel !== false)
     cmd.option('--parallel <n>', 'collect at most this many nodes at once', String(DEFAULT_PARALLEL));
   return cmd
-    .option('--live', 'read the running cluster (kubeconfig) instead of a bundle directory')
+    .option('--live', o.live ?? 'read the running cluster (kubeconfig) instead of a bundle directory')
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context (default: its current-context)')
     .option('--nodes <names>', 'only these nodes (comma-separated)')
@@ -44,8 +47,16 @@ export function addLiveOptions(cmd: Command, o: { parallel?: boolean } = {}): Co
       '-l, --selector <selector>',
       'only the nodes this label selector picks (e.g. node-role.kubernetes.io/worker)',
     )
-    .option('--image <image>', 'image of the collector pods (needs sh; gzip and the network tools help)', DEFAULT_IMAGE)
-    .option('-n, --namespace <ns>', 'namespace of the collector pods (labelled for privileged pods)', DEFAULT_NAMESPACE)
+    .option(
+      '--image <image>',
+      o.image ?? 'image of the collector pods (needs sh; gzip and the network tools help)',
+      DEFAULT_IMAGE,
+    )
+    .option(
+      '-n, --namespace <ns>',
+      o.namespace ?? 'namespace of the collector pods (labelled for privileged pods)',
+      DEFAULT_NAMESPACE,
+    )
     .option('--etcd-endpoints <urls>', "flannel's etcd (comma-separated URLs): read its leases into the bundle")
     .option('--etcd-cafile <file>', 'CA certificate of etcd (TLS)')
     .option('--etcd-certfile <file>', 'client certificate for etcd (TLS)')

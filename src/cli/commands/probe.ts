@@ -74,7 +74,7 @@ export function registerProbe(program: Command): void {
     .option('-o, --output <file>', 'write the report to a file instead of stdout')
     .addOption(new Option('--lang <lang>', 'language of the report').choices([...LANGS]).default('en'))
     .option('--timeout <duration>', 'time limit of one attempt (e.g. 800ms, 2s)', '1s')
-    .option('--parallel <n>', 'sources probed at once', '4')
+    .option('--parallel <n>', 'sources probed at once (--live: also nodes started and collected at once)', '4')
     .option('-q, --quiet', 'no progress lines on stderr')
     .option('--watch', 'keep probing, one round every --interval, until Ctrl-C (or --count rounds)')
     .option('--interval <duration>', 'time between the starts of two rounds with --watch', '30s')
@@ -83,7 +83,12 @@ export function registerProbe(program: Command): void {
       'with --watch: serve Prometheus metrics of the last round (loopback unless a host is given)',
     )
     .option('--count <n>', 'with --watch: stop after this many rounds');
-  addLiveOptions(cmd, { parallel: false })
+  addLiveOptions(cmd, {
+    parallel: false,
+    live: 'probe the cluster of your kubeconfig, from probe pods on its nodes (see below)',
+    image: "--live: image of the collector pods and of the probe pods' tools container (sh, iputils ping)",
+    namespace: '--live: namespace of the collector and probe pods (labelled for privileged pods)',
+  })
     .option(
       '--agent-image <image>',
       "--live: image of the probe pods' agent container (needs node ≥ 18)",
