@@ -233,11 +233,10 @@ export function podProblem(pod: KubeObject): string | undefined {
       return `${what}${which}: ${w.reason}${w.message ? `: ${w.message}` : ''}`;
     }
     const t = c.state?.terminated;
-    if (t && statuses.length > 1 && status.phase === 'Running')
-      return `container ${c.name} ended (${t.reason ?? 'exit'} ${t.exitCode ?? ''})${t.message ? `: ${t.message}` : ''}`.replace(
-        ' )',
-        ')',
-      );
+    if (t && statuses.length > 1 && status.phase === 'Running') {
+      const how = [t.reason, t.exitCode !== undefined ? `exit ${t.exitCode}` : undefined].filter(Boolean).join(', ');
+      return `container ${c.name} ended${how ? ` (${how})` : ''}${t.message ? `: ${t.message}` : ''}`;
+    }
   }
   const state = statuses[0]?.state;
   if (status.phase === 'Failed' || status.phase === 'Succeeded') {

@@ -42,7 +42,7 @@ export function summarizeBranch(b: TraceBranch): string {
  * the branch that fails.
  */
 function disagreement(o: ProbeOutcome, r: TraceResult): string | undefined {
-  if (o.probe.blocked !== undefined || o.status === 'error' || refusedAtEndpoint(o, r)) return undefined;
+  if (o.probe.blocked !== undefined || o.status === 'error') return undefined;
   const delivered = r.branches.filter((b) => b.verdict === 'delivered');
   const failing = r.branches.filter((b) => b.verdict === 'dropped' || b.verdict === 'rejected');
   const podName = (b: TraceBranch) => b.endpoint?.pod?.split('/')[1];
@@ -101,11 +101,12 @@ export function explainOutcome(engine: TraceEngine, cluster: ClusterModel, o: Pr
     decisive: branch.decisive as unknown as Record<string, unknown> | null,
     hops: branch.hops,
   };
-  if (refusedAtEndpoint(o, result)) {
+  const refused = refusedAtEndpoint(o, result);
+  if (refused) {
     reason.refused = true;
     reason.summary = `delivered, and refused there: nothing listens on port ${branch.endpoint?.port ?? o.probe.port} of ${branch.endpoint?.pod ?? branch.endpoint?.ip ?? o.probe.to.name} (connection refused)`;
   }
-  const d = disagreement(o, result);
+  const d = refused ? undefined : disagreement(o, result);
   if (d) reason.disagreement = d;
   return reason;
 }

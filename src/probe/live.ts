@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { CHECKS } from '../checks/registry.js';
 import { runChecks } from '../checks/run.js';
 import { mapLimit } from '../core/async.js';
+import { kubeIndex } from '../kube/objects.js';
 import { KubeApi, LiveError, loadKubeConfig } from '../live/api.js';
 import {
   collectLive,
@@ -57,15 +58,10 @@ export async function probeLive(o: LiveProbeOptions): Promise<{ report: ProbeRep
   const api = new KubeApi(kc);
   const namespace = o.namespace ?? DEFAULT_NAMESPACE;
   await serverVersion(api);
-  const allNodes = await listAll(api, { resource: 'nodes', kind: 'Node', apiVersion: 'v1' });
-  const { names } = await selectNodes(api, allNodes, o);
-  const nodeIp = new Map(
-    allNodes.map((n) => [
-      n.metadata.name,
-      ((n.status as { addresses?: { type: string; address: string }[] })?.addresses ?? []).find(
-        (a) => a.type === 'InternalIP',
-      )?.address,
-    ]),
+  const { names } = await selectNodes(
+    api,
+    await listAll(api, { resource: 'nodes', kind: 'Node', apiVersion: 'v1' }),
+    o,
   );
 
   const tracker = new PodTracker(api, namespace);
@@ -123,6 +119,7 @@ export async function probeLive(o: LiveProbeOptions): Promise<{ report: ProbeRep
     const cluster = new ClusterModel(loadBundle(dir));
     const podOf = podFinder(nodePods);
     const executor = new LiveExecutor(api, namespace, podOf, abort.signal);
+    const nodeIp = new Map(kubeIndex(cluster).nodes.map((n) => [n.name, n.internalIP]));
     const sources = probeSources(nodePods, namespace, nodeIp);
     const setupProblems: string[] = [];
     const resolvConfs = await readResolvConfs(executor, sources, podOf, abort.signal, setupProblems);

@@ -81,8 +81,14 @@ export function planProbes(input: ProbePlanInput): Probe[] {
   const kinds = new Set(input.kinds ?? PROBE_KINDS);
   const timeoutMs = input.timeoutMs ?? 1000;
   const opaque = input.opaqueServices ?? false;
-  // Every Service with its resolved ports, once for the whole plan.
-  const services = listServices(cluster).map((svc) => ({ svc, ports: resolveServiceInfo(cluster, svc).ports }));
+  // Every Service with its resolved TCP and UDP ports, once for the whole plan.
+  const services = listServices(cluster).map((svc) => ({
+    svc,
+    ports: resolveServiceInfo(cluster, svc).ports.flatMap((port) => {
+      const proto: Proto | undefined = port.protocol === 'UDP' ? 'udp' : port.protocol === 'TCP' ? 'tcp' : undefined;
+      return proto ? [{ port, proto }] : [];
+    }),
+  }));
   const idx = kubeIndex(cluster);
   const running = idx.pods.filter((p) => !p.hostNetwork && p.ip && p.phase !== 'Succeeded' && p.phase !== 'Failed');
   const echoPods = running.filter((p) => echo.pods.has(podKey(p)));
@@ -135,9 +141,7 @@ export function planProbes(input: ProbePlanInput): Probe[] {
     if (svcKind && kinds.has(svcKind)) {
       for (const { svc, ports } of services) {
         if (!svc.clusterIP || svc.headless) continue;
-        for (const port of ports) {
-          const proto = port.protocol === 'UDP' ? 'udp' : port.protocol === 'TCP' ? 'tcp' : undefined;
-          if (!proto) continue;
+        for (const { port, proto } of ports) {
           const choice = proxyEndpoints(svc, port, { ...(from.node ? { node: from.node } : {}), external: false });
           const how = serviceAgent(choice.endpoints, echo.pods, opaque, {
             kind: proto,
@@ -162,20 +166,18 @@ export function planProbes(input: ProbePlanInput): Probe[] {
 
     // NodePorts on every node, as a client outside the cluster would use them (or, on a live cluster, the next node).
     const nodePortTargets =
-      (input.nodePortsFrom ?? 'outside') === 'outside'
-        ? from.kind === 'outside'
-          ? idx.nodes
-          : []
-        : from.kind === 'node'
+      input.nodePortsFrom === 'next-node'
+        ? from.kind === 'node'
           ? nextNode(idx.nodes, from.name)
+          : []
+        : from.kind === 'outside'
+          ? idx.nodes
           : [];
     if (nodePortTargets.length && kinds.has('nodeport')) {
       for (const { svc, ports } of services) {
         if (svc.type !== 'NodePort' && svc.type !== 'LoadBalancer') continue;
-        for (const port of ports) {
+        for (const { port, proto } of ports) {
           if (port.nodePort === undefined) continue;
-          const proto = port.protocol === 'UDP' ? 'udp' : port.protocol === 'TCP' ? 'tcp' : undefined;
-          if (!proto) continue;
           for (const node of nodePortTargets) {
             if (!node.internalIP) continue;
             const choice = proxyEndpoints(svc, port, { node: node.name, external: true });

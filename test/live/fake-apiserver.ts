@@ -13,8 +13,8 @@
  * With the lab's plan (`labPlan`), a pod that is not hostNetwork gets a network namespace of its own on its node's
  * cni0, as the lab's own pods have (src/lab/attach-pod.ts: `<prefix>-pod-<node>-<host>`, address from .200 of the
  * node's /24), and that address as its podIP. Every container whose command is not `sleep N` runs for real, detached,
- * in the pod's namespace (the node's for hostNetwork) with the container's env, its output in a log file (also served
- * as `pods/log`); a `readinessProbe.tcpSocket` is Ready once the port listens there. `pods/exec` runs in the pod's
+ * in the pod's namespace (the node's for hostNetwork) with the container's env, its output in a log file (read by tests
+ * with containerLog); a `readinessProbe.tcpSocket` is Ready once the port listens there. `pods/exec` runs in the pod's
  * namespace with the env of the container `?container=` names. Deleting the pod (and close()) kills its processes by
  * process group and removes its namespace before answering.
  */
@@ -608,8 +608,6 @@ export class FakeApiServer {
       ns = undefined;
     }
     const r = RESOURCES.find((x) => x.name === resource && x.group === group);
-    if (m && r?.name === 'pods' && m[5] === 'log' && name && ns !== undefined && method === 'GET')
-      return this.podLog(res, ns, name, url.searchParams.get('container'));
     if (!m || !r || !this.served(r) || m[5]) return this.send(res, 404, '404 page not found\n');
     const verb =
       method === 'GET'
@@ -1081,17 +1079,6 @@ export class FakeApiServer {
       env[e.name] = v;
     }
     return env;
-  }
-
-  /** `pods/log`: a container's output (the only container's when the pod has one). */
-  private podLog(res: ServerResponse, ns: string, name: string, container: string | null): unknown {
-    const deny = this.denied('get', 'pods/log', ns, name);
-    if (deny) return this.send(res, 403, deny);
-    const pod = this.find('pods', ns, name);
-    if (!pod) return this.send(res, 404, status(404, 'NotFound', `pods "${name}" not found`, { name, kind: 'pods' }));
-    const chosen = this.chooseContainer(pod, container);
-    if (typeof chosen !== 'string') return this.send(res, 400, chosen);
-    return this.send(res, 200, this.containerLog(ns, name, chosen));
   }
 
   /** The container a request names (`?container=`), or the Status refusing it. */
